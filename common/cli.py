@@ -1,0 +1,204 @@
+"""Command-line helpers shared by every entry script.
+
+Usage in a script::
+
+    from common.cli import ArgumentParser, add_common_args, run_main
+
+    def main(argv=None):
+        parser = ArgumentParser(description=__doc__)
+        add_common_args(parser, output_dir_default="results/mymethod")
+        args = parser.parse_args(argv)
+        ...
+
+    if __name__ == "__main__":
+        run_main(main)
+
+Bad input ends with ONE line on stderr (``error: ...``) and a non-zero exit status, never a traceback:
+argparse errors exit 2, :class:`common.errors.UserError` exits 2, Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from common.errors import OutputDirError, UserError
+
+__all__ = [
+    "ArgumentParser",
+    "add_common_args",
+    "positive_int",
+    "non_negative_int",
+    "positive_float",
+    "non_negative_float",
+    "float_in",
+    "int_in",
+    "run_main",
+    "prepare_output_dir",
+    "print_error",
+]
+
+
+def print_error(message: str) -> None:
+    """Print ``error: <message>`` as one line on stderr (newlines in ``message`` are flattened)."""
+    line = " ".join(str(message).split())
+    print(f"error: {line}", file=sys.stderr, flush=True)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose errors are one line ``error: ...`` on stderr and exit status 2.
+
+    The usage text is not printed on error (``--help`` still shows it), so a bad flag value gives exactly
+    one line. Uses ``RawDescriptionHelpFormatter`` so script docstrings keep their layout in ``--help``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
+        """Print ``error: <message>`` and exit with status 2."""
+        print_error(message)
+        sys.exit(2)
+
+
+def add_common_args(parser: argparse.ArgumentParser, output_dir_default: str) -> argparse.ArgumentParser:
+    """Add the shared flags ``--device``, ``--seed`` and ``--output_dir`` to ``parser``.
+
+    Args:
+        parser: the script's parser.
+        output_dir_default: default value of ``--output_dir`` (a path string, relative to the working dir).
+
+    Returns:
+        The same parser, for chaining.
+    """
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="compute device; auto picks cuda, then mps, then cpu (default: auto)",
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--output_dir",
+        default=output_dir_default,
+        help=f"folder for the outputs (default: {output_dir_default})",
+    )
+    return parser
+
+
+def _number(text: str, kind: type) -> int | float:
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        name = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0. Raises ``argparse.ArgumentTypeError`` otherwise."""
+    value = _number(text, int)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0. Raises ``argparse.ArgumentTypeError`` otherwise."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0. Raises ``argparse.ArgumentTypeError`` otherwise."""
+    value = _number(text, float)
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite float >= 0. Raises ``argparse.ArgumentTypeError`` otherwise."""
+    value = _number(text, float)
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """argparse type factory: a float in the closed interval ``[lo, hi]``.
+
+    Example: ``parser.add_argument("--w_perc", type=float_in(0, 10))``.
+    """
+
+    def parse(text: str) -> float:
+        value = _number(text, float)
+        if not (lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"expected a number in [{lo}, {hi}], got {text!r}")
+        return value
+
+    parse.__name__ = f"float in [{lo}, {hi}]"
+    return parse
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """argparse type factory: an integer in the closed interval ``[lo, hi]``."""
+
+    def parse(text: str) -> int:
+        value = _number(text, int)
+        if not (lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}")
+        return value
+
+    parse.__name__ = f"integer in [{lo}, {hi}]"
+    return parse
+
+
+def run_main(main_fn: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``main_fn(argv)`` and exit with a status a shell understands.
+
+    - returns normally: exit with the returned int, or 0 for ``None``;
+    - :class:`common.errors.UserError`: print ``error: <message>`` (one line, stderr), exit 2;
+    - ``KeyboardInterrupt``: print ``error: interrupted``, exit 130;
+    - any other exception propagates with its traceback (it is a bug, not bad input).
+    """
+    try:
+        result = main_fn(argv)
+    except UserError as err:
+        print_error(str(err) or type(err).__name__)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(130)
+    sys.exit(int(result) if isinstance(result, int) and not isinstance(result, bool) else 0)
+
+
+def prepare_output_dir(path: str | os.PathLike) -> Path:
+    """Create the output folder ``path`` (with parents) and check that it is writable.
+
+    Returns:
+        The folder as a ``Path``.
+
+    Raises:
+        OutputDirError: the path exists and is not a folder, cannot be created, or is not writable.
+    """
+    out = Path(path).expanduser()
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"output folder is an existing file: {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputDirError(f"cannot create output folder {out}: {err.strerror or err}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write_test_", delete=True):
+            pass
+    except OSError as err:
+        raise OutputDirError(f"output folder is not writable: {out} ({err.strerror or err})") from None
+    return out

@@ -1,0 +1,8 @@
+"""Losses shared by the methods. Each owner adds one re-export line below.
+
+- ``pixel``: L1 / L2 with optional mask (core).
+- ``perceptual``: VGG16 perceptual loss, VGG features + Gram matrix (core).
+- ``dt``, ``wgan`` (CNP), ``chamfer``, ``spectrum`` (stippling), ``clip_loss`` (sketching).
+"""
+
+from common.losses.pixel import l1_loss, l2_loss  # noqa: F401

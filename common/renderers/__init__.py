@@ -1,0 +1,6 @@
+"""Differentiable stroke renderers; each format is documented once in its own module (oil, bezier13, curve,
+dots) plus the neural FCN renderer. Each owner adds one import line below."""
+
+from common.renderers.curve import CurveRenderer, curve_alpha, render_curves  # noqa: F401
+from common.renderers.neural import FCN_SIZE, FCNRenderer  # noqa: F401
+from common.renderers.oil import OilRenderer, oil_alpha, oil_maps, render_oil  # noqa: F401
