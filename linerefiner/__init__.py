@@ -1,0 +1,1 @@
+"""LineRelifer in PyTorch (docstring filled in below)."""

@@ -1,0 +1,157 @@
+"""LineRelifer networks: a full-resolution residual generator and a global discriminator.
+
+Shapes: B batch, H, W image size. Images entering both networks are gray ``(B, 1, H, W)`` float in
+[-1, 1] (white paper = +1, black ink = -1), the original's ``x / 127.5 - 1``.
+
+- :class:`LineGenerator` (reference B.1): Conv3x3-64 + ReLU, ``blocks`` residual blocks
+  ``Conv3x3 -> BN -> ReLU -> Conv3x3 -> BN -> + skip -> ReLU``, then Conv1x1 -> 1 channel -> tanh.
+  No stride, no pooling: output size == input size, receptive field 19x19 px with 4 blocks.
+  ``dilated=True`` gives block ``i`` the dilation ``2 ** (i mod 4)`` (1, 2, 4, 8, ...) for wider gaps.
+- :class:`LineDiscriminator` (reference B.1): Conv4x4/2 16-32-64-128 with ReLU, Dropout 0.3,
+  Conv4x4/2 256, Dropout 0.3, Flatten, Linear -> 1 logit (global, not PatchGAN). The Linear size is
+  fixed by the training crop size (``8 x 8 x 256`` for 256 px crops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+
+@dataclass
+class RefinerConfig:
+    """Everything that defines a LineRelifer run; stored in every checkpoint and rebuilt from it.
+
+    Model: ``channels`` (64), ``blocks`` residual blocks (4), ``dilated`` (off), ``batch_norm`` (on).
+    Loss: ``mse_weight`` x MSE + ``adv_weight`` x BCE (20 and 1, the original ``loss_weights``);
+    ``adv_warmup`` generator steps trained on MSE alone before the adversarial term switches on
+    (0 = original behaviour). Optimiser: Adam ``lr`` 2e-4, ``beta1`` 0.5. Data: ``batch_size`` 8 crops
+    of ``crop_size`` 256 px in target ``style`` (see :data:`linerefiner.synth.STYLES`), optionally mixed
+    with real pairs from ``pairs_dir`` at fraction ``real_fraction``. ``steps`` iterations, each one D
+    step then one G step; checkpoint every ``save_every`` steps.
+    """
+
+    channels: int = 64
+    blocks: int = 4
+    dilated: bool = False
+    batch_norm: bool = True
+    d_dropout: float = 0.3
+    mse_weight: float = 20.0
+    adv_weight: float = 1.0
+    adv_warmup: int = 0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    batch_size: int = 8
+    crop_size: int = 256
+    style: str = "taper"
+    pairs_dir: str | None = None
+    real_fraction: float = 0.0
+    steps: int = 10001
+    save_every: int = 250
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-safe) of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RefinerConfig:
+        """Rebuild from :meth:`to_dict` output; unknown keys are ignored (older/newer checkpoints)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def block_dilations(cfg: RefinerConfig) -> list[int]:
+    """Dilation of each residual block: all 1, or 1, 2, 4, 8 repeating when ``cfg.dilated``."""
+    return [2 ** (i % 4) if cfg.dilated else 1 for i in range(cfg.blocks)]
+
+
+def receptive_radius(cfg: RefinerConfig) -> int:
+    """Receptive-field radius of :class:`LineGenerator` in pixels.
+
+    The input conv adds 1, each residual block adds ``2 * dilation`` (two 3x3 convs), the 1x1 output
+    conv adds 0. With 4 plain blocks: 9 (a 19 x 19 field); 4 dilated blocks: 31. A tile margin of at
+    least this many pixels makes tiled inference equal to whole-image inference.
+    """
+    return 1 + sum(2 * d for d in block_dilations(cfg))
+
+
+class ResidualBlock(nn.Module):
+    """Conv3x3 -> BN -> ReLU -> Conv3x3 -> BN -> add skip -> ReLU at constant resolution.
+
+    Args:
+        channels: feature channels C. dilation: dilation (and 'same' padding) of both convs.
+        batch_norm: use BatchNorm2d (the original) or identity.
+    Input/output: ``(B, C, H, W)`` float.
+    """
+
+    def __init__(self, channels: int, dilation: int = 1, batch_norm: bool = True):
+        super().__init__()
+        norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.bn1 = norm(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.bn2 = norm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(x + y)
+
+
+class LineGenerator(nn.Module):
+    """LineRelifer generator G: thin uniform lines -> styled lines, same resolution.
+
+    Input ``(B, 1, H, W)`` float in [-1, 1] (any H, W >= 1); output ``(B, 1, H, W)`` in (-1, 1) (tanh).
+    Built from a :class:`RefinerConfig` (channels, blocks, dilated, batch_norm).
+    """
+
+    def __init__(self, cfg: RefinerConfig):
+        super().__init__()
+        c = cfg.channels
+        self.head = nn.Conv2d(1, c, 3, padding=1)
+        self.body = nn.Sequential(*[ResidualBlock(c, d, cfg.batch_norm) for d in block_dilations(cfg)])
+        self.tail = nn.Conv2d(c, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"LineGenerator expects (B, 1, H, W) gray in [-1, 1], got {tuple(x.shape)}")
+        return torch.tanh(self.tail(self.body(torch.relu(self.head(x)))))
+
+
+class LineDiscriminator(nn.Module):
+    """LineRelifer discriminator D: one real/fake logit per whole crop.
+
+    Input ``(B, 1, S, S)`` float in [-1, 1] with S = ``cfg.crop_size`` (a multiple of 32); output
+    ``(B,)`` logits (apply sigmoid for the original's probability; the loss uses BCE-with-logits).
+    Raises ValueError for another crop size, since the final Linear layer is sized by S.
+    """
+
+    def __init__(self, cfg: RefinerConfig):
+        super().__init__()
+        if cfg.crop_size % 32:
+            raise ValueError(f"crop_size must be a multiple of 32 for the discriminator, got {cfg.crop_size}")
+        layers: list[nn.Module] = []
+        cin = 1
+        for cout in (16, 32, 64, 128):
+            layers += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
+            cin = cout
+        layers += [nn.Dropout(cfg.d_dropout), nn.Conv2d(128, 256, 4, stride=2, padding=1),
+                   nn.ReLU(inplace=True), nn.Dropout(cfg.d_dropout), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+        self.crop_size = cfg.crop_size
+        side = cfg.crop_size // 32
+        self.fc = nn.Linear(256 * side * side, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 1 or x.shape[-1] != self.crop_size or x.shape[-2] != self.crop_size:
+            raise ValueError(f"LineDiscriminator expects (B, 1, {self.crop_size}, {self.crop_size}), "
+                             f"got {tuple(x.shape)}")
+        return self.fc(self.features(x)).squeeze(1)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
