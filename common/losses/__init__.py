@@ -5,4 +5,5 @@
 - ``dt``, ``wgan`` (CNP), ``chamfer``, ``spectrum`` (stippling), ``clip_loss`` (sketching).
 """
 
+from common.losses.perceptual import VGG16PerceptualLoss, VGGFeatures, gram_matrix  # noqa: F401
 from common.losses.pixel import l1_loss, l2_loss  # noqa: F401
