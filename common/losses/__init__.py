@@ -5,5 +5,6 @@
 - ``dt``, ``wgan`` (CNP), ``chamfer``, ``spectrum`` (stippling), ``clip_loss`` (sketching).
 """
 
+from common.losses.clip_loss import CLIPConvLoss, augment_pairs, load_clip_rn101  # noqa: F401
 from common.losses.perceptual import VGG16PerceptualLoss, VGGFeatures, gram_matrix  # noqa: F401
 from common.losses.pixel import l1_loss, l2_loss  # noqa: F401
