@@ -138,8 +138,13 @@ class LineDiscriminator(nn.Module):
         for cout in (16, 32, 64, 128):
             layers += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
             cin = cout
-        layers += [nn.Dropout(cfg.d_dropout), nn.Conv2d(128, 256, 4, stride=2, padding=1),
-                   nn.ReLU(inplace=True), nn.Dropout(cfg.d_dropout), nn.Flatten()]
+        layers += [
+            nn.Dropout(cfg.d_dropout),
+            nn.Conv2d(128, 256, 4, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Dropout(cfg.d_dropout),
+            nn.Flatten(),
+        ]
         self.features = nn.Sequential(*layers)
         self.crop_size = cfg.crop_size
         side = cfg.crop_size // 32
@@ -147,8 +152,9 @@ class LineDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 1 or x.shape[-1] != self.crop_size or x.shape[-2] != self.crop_size:
-            raise ValueError(f"LineDiscriminator expects (B, 1, {self.crop_size}, {self.crop_size}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"LineDiscriminator expects (B, 1, {self.crop_size}, {self.crop_size}), got {tuple(x.shape)}"
+            )
         return self.fc(self.features(x)).squeeze(1)
 
 

@@ -35,6 +35,8 @@ from common.renderers.curve import render_curves
 WIDTH_SAMPLES = 6
 #: Seeds at or above this value are held out from training (benchmarks and tests use them).
 HELDOUT_SEED_BASE = 1_000_000_000
+#: Strokes per 256 x 256 px in training crops (small crops of sparse drawings would be mostly blank).
+TRAIN_DENSITY = (10.0, 30.0)
 _KAPPA = 0.5522847498  # cubic approximation of a quarter circle
 
 
@@ -62,10 +64,26 @@ class LineStyle:
 #: Named target styles. ``taper``: brush-pen pressure taper w0 = 2.6 px, tapering over 14 px at both ends.
 #: ``nib``: calligraphic nib held at 45 degrees, 0.8 px (along the nib) to 3.4 px (across it), black ink.
 STYLES: dict[str, LineStyle] = {
-    "taper": LineStyle("taper", w_base=2.6, taper_px=14.0, gamma=0.7, tip=0.2, ink=0.08,
-                       description="brush pen: 2.6 px line with pressure taper over 14 px at both ends"),
-    "nib": LineStyle("nib", w_base=0.8, w_nib=2.6, nib_angle=math.pi / 4, taper_px=6.0, gamma=0.5, tip=0.5,
-                     ink=0.0, description="calligraphy nib at 45 deg: 0.8-3.4 px by direction, black ink"),
+    "taper": LineStyle(
+        "taper",
+        w_base=2.6,
+        taper_px=14.0,
+        gamma=0.7,
+        tip=0.2,
+        ink=0.08,
+        description="brush pen: 2.6 px line with pressure taper over 14 px at both ends",
+    ),
+    "nib": LineStyle(
+        "nib",
+        w_base=0.8,
+        w_nib=2.6,
+        nib_angle=math.pi / 4,
+        taper_px=6.0,
+        gamma=0.5,
+        tip=0.5,
+        ink=0.0,
+        description="calligraphy nib at 45 deg: 0.8-3.4 px by direction, black ink",
+    ),
 }
 
 
@@ -136,7 +154,9 @@ def random_stroke(rng: np.random.Generator, height: int, width: int) -> np.ndarr
         return np.stack([pt(), pt(), pt(), pt()])[None]
     if kind == 3:
         rx, ry = rng.uniform(0.15, 0.5, 2) * size
-        return _ellipse_arc(centre, rx, ry, rng.uniform(0, math.pi), int(rng.integers(4)), int(rng.integers(1, 5)))
+        return _ellipse_arc(
+            centre, rx, ry, rng.uniform(0, math.pi), int(rng.integers(4)), int(rng.integers(1, 5))
+        )
     steps = int(rng.integers(4, 10))
     heading = rng.uniform(0, 2 * math.pi)
     pts = [centre.copy()]
@@ -196,15 +216,19 @@ def style_widths(segs: np.ndarray, style: LineStyle) -> np.ndarray:
     u = 1 - t[None, :, None]
     tt = t[None, :, None]
     p = segs[:, None]  # (K, 1, 4, 2)
-    deriv = 3 * u * u * (p[:, :, 1] - p[:, :, 0]) + 6 * u * tt * (p[:, :, 2] - p[:, :, 1]) \
-        + 3 * tt * tt * (p[:, :, 3] - p[:, :, 2])  # (K, T, 2)
+    deriv = (
+        3 * u * u * (p[:, :, 1] - p[:, :, 0])
+        + 6 * u * tt * (p[:, :, 2] - p[:, :, 1])
+        + 3 * tt * tt * (p[:, :, 3] - p[:, :, 2])
+    )  # (K, T, 2)
     theta = np.arctan2(deriv[..., 1], deriv[..., 0])
     nib = style.w_base + style.w_nib * np.abs(np.sin(theta - style.nib_angle))
     return taper * nib
 
 
-def render_segments(segs_px: np.ndarray, widths_px: np.ndarray, grays: np.ndarray, height: int,
-                    width: int) -> np.ndarray:
+def render_segments(
+    segs_px: np.ndarray, widths_px: np.ndarray, grays: np.ndarray, height: int, width: int
+) -> np.ndarray:
     """Render cubic segments in black-on-white with the core ``curve`` renderer.
 
     Args:
@@ -235,15 +259,23 @@ def render_target(strokes: list[np.ndarray], style: LineStyle, height: int, widt
     return render_segments(segs, widths, np.full(len(segs), style.ink), height, width)
 
 
-def _discs(rng: np.random.Generator, centres: np.ndarray, r_lo: float, r_hi: float, height: int,
-           width: int) -> np.ndarray:
-    """Anti-aliased disc coverage ``(H, W)`` float32 in [0, 1] at ``centres`` (M, 2) px, radii U(r_lo, r_hi)."""
+def _discs(
+    rng: np.random.Generator, centres: np.ndarray, r_lo: float, r_hi: float, height: int, width: int
+) -> np.ndarray:
+    """Anti-aliased disc coverage ``(H, W)`` float32 in [0, 1] at ``centres`` (M, 2) px, radius U(lo, hi)."""
     mask = np.zeros((height, width), np.uint8)
     shift = 4
     for c in centres:
         r = rng.uniform(r_lo, r_hi)
-        cv2.circle(mask, (int(round(c[0] * 16)), int(round(c[1] * 16))), max(1, int(round(r * 16))), 255,
-                   -1, cv2.LINE_AA, shift)
+        cv2.circle(
+            mask,
+            (int(round(c[0] * 16)), int(round(c[1] * 16))),
+            max(1, int(round(r * 16))),
+            255,
+            -1,
+            cv2.LINE_AA,
+            shift,
+        )
     return mask.astype(np.float32) / 255.0
 
 
@@ -257,8 +289,9 @@ def _points_on(strokes: list[np.ndarray], rng: np.random.Generator, m: int) -> n
     return u**3 * p[:, 0] + 3 * u * u * t * p[:, 1] + 3 * u * t * t * p[:, 2] + t**3 * p[:, 3]
 
 
-def render_input(strokes: list[np.ndarray], rng: np.random.Generator, height: int, width: int,
-                 damage: bool = True) -> np.ndarray:
+def render_input(
+    strokes: list[np.ndarray], rng: np.random.Generator, height: int, width: int, damage: bool = True
+) -> np.ndarray:
     """Thin uniform-width rendering of ``strokes`` with input-only damage: ``(H, W)`` float32 in [0, 1].
 
     Line width 1-1.5 px and gray 0-0.3 per drawing; with ``damage``: control-point jitter (sigma 0-0.6 px),
@@ -276,7 +309,9 @@ def render_input(strokes: list[np.ndarray], rng: np.random.Generator, height: in
     for s in strokes:
         segs.append(s + rng.normal(0, jitter, s.shape) if jitter else s)
         if damage and rng.random() < 0.15:
-            segs.append(s + rng.uniform(0.7, 2.0) * rng.choice([-1, 1], 2) + rng.normal(0, jitter + 0.2, s.shape))
+            segs.append(
+                s + rng.uniform(0.7, 2.0) * rng.choice([-1, 1], 2) + rng.normal(0, jitter + 0.2, s.shape)
+            )
     segs = np.concatenate(segs)
     img = render_segments(segs, np.full(len(segs), line_w), np.full(len(segs), gray), height, width)
     if not damage:
@@ -296,8 +331,14 @@ def render_input(strokes: list[np.ndarray], rng: np.random.Generator, height: in
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-def make_pair(seed: int, height: int = 256, width: int | None = None, style: str = "taper",
-              damage: bool = True, density: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def make_pair(
+    seed: int,
+    height: int = 256,
+    width: int | None = None,
+    style: str = "taper",
+    damage: bool = True,
+    density: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One synthetic (input, target) pair; the same arguments always give the same pair.
 
     Args:
@@ -338,7 +379,9 @@ class FolderPairs:
         for p in ins:
             x, y = load_image(p, gray=True)[0], load_image(tmap[p.name], gray=True)[0]
             if x.shape != y.shape:
-                raise ImageLoadError(f"input and target sizes differ for {p.name}: {tuple(x.shape)} vs {tuple(y.shape)}")
+                raise ImageLoadError(
+                    f"input and target sizes differ for {p.name}: {tuple(x.shape)} vs {tuple(y.shape)}"
+                )
             self.pairs.append((x, y))
 
     def __len__(self) -> int:
@@ -353,19 +396,28 @@ class FolderPairs:
             y = torch.nn.functional.pad(y, (0, pw, 0, ph), value=1.0)
         i = int(rng.integers(x.shape[1] - size + 1))
         j = int(rng.integers(x.shape[2] - size + 1))
-        x, y = x[:, i:i + size, j:j + size], y[:, i:i + size, j:j + size]
+        x, y = x[:, i : i + size, j : j + size], y[:, i : i + size, j : j + size]
         if rng.random() < 0.5:
             x, y = x.flip(-1), y.flip(-1)
         return x, y
 
 
-def training_batch(step: int, batch_size: int, size: int, style: str, seed: int = 0, rank: int = 0,
-                   real: FolderPairs | None = None, real_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def training_batch(
+    step: int,
+    batch_size: int,
+    size: int,
+    style: str,
+    seed: int = 0,
+    rank: int = 0,
+    real: FolderPairs | None = None,
+    real_fraction: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The training batch of one step: ``(B, 1, S, S)`` inputs and targets, float32 in [0, 1].
 
     Deterministic in (step, seed, rank), so a resumed run sees the batches it would have seen. Synthetic
-    seeds stay below :data:`HELDOUT_SEED_BASE`. With ``real`` pairs, each sample is real with probability
-    ``real_fraction``.
+    seeds stay below :data:`HELDOUT_SEED_BASE`; drawings are denser than :func:`random_drawing`'s default
+    (:data:`TRAIN_DENSITY` strokes per 256^2 px) so that small crops are rarely blank. With ``real``
+    pairs, each sample is real with probability ``real_fraction``.
     """
     xs, ys = [], []
     for i in range(batch_size):
@@ -374,7 +426,7 @@ def training_batch(step: int, batch_size: int, size: int, style: str, seed: int 
         if real is not None and rng.random() < real_fraction:
             x, y = real.sample(rng, size)
         else:
-            x, y = make_pair(sample_seed, size, size, style)
+            x, y = make_pair(sample_seed, size, size, style, density=rng.uniform(*TRAIN_DENSITY))
         xs.append(x)
         ys.append(y)
     return torch.stack(xs), torch.stack(ys)

@@ -1,0 +1,194 @@
+"""LineRelifer training: losses, one adversarial step, resumable checkpoints (DDP-ready).
+
+Shapes: B batch, S crop size. Images in the losses are ``(B, 1, S, S)`` in [-1, 1] (paper = +1).
+
+Losses (reference B.2, the original's ``loss_weights=[20, 1]``), with y = target, x = input, G generator,
+D discriminator logits, sigma the logistic function, BCE(p, l) = -[l log p + (1 - l) log(1 - p)]:
+
+- ``L_D = 1/2 [BCE(sigma(D(y)), 1) + BCE(sigma(D(G(x))), 0)]``          (:func:`discriminator_loss`)
+- ``L_G = lambda_mse * mean((G(x) - y)^2) + lambda_adv * BCE(sigma(D(G(x))), 1)``   (:func:`generator_loss`)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from common.device import unwrap_model
+from common.image_io import save_json
+from linerefiner.model import LineDiscriminator, LineGenerator, RefinerConfig
+from linerefiner.synth import FolderPairs, training_batch
+
+
+def to_signed(img: torch.Tensor) -> torch.Tensor:
+    """[0, 1] gray -> [-1, 1] (the original's ``x / 127.5 - 1``)."""
+    return img * 2.0 - 1.0
+
+
+def to_unit(img: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1], clamped (the original's ``(y + 1) / 2 * 255`` with saturation)."""
+    return ((img + 1.0) * 0.5).clamp(0.0, 1.0)
+
+
+def generator_loss(
+    fake: torch.Tensor, target: torch.Tensor, d_fake: torch.Tensor | None, cfg: RefinerConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """``L_G = mse_weight * MSE(fake, target) + adv_weight * BCE(D(fake), real)``.
+
+    Args:
+        fake, target: ``(B, 1, S, S)`` in [-1, 1]. d_fake: ``(B,)`` logits of D on ``fake``, or None to
+        skip the adversarial term (warm-up). cfg: weights.
+    Returns:
+        (scalar loss with graph, ``{"g_mse", "g_adv", "g_total"}`` floats).
+    """
+    mse = F.mse_loss(fake, target)
+    total = cfg.mse_weight * mse
+    adv = torch.zeros((), device=fake.device)
+    if d_fake is not None and cfg.adv_weight > 0:
+        adv = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+        total = total + cfg.adv_weight * adv
+    return total, {"g_mse": mse.item(), "g_adv": adv.item(), "g_total": total.item()}
+
+
+def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """``L_D = (BCE(D(y), 1) + BCE(D(G(x)), 0)) / 2`` on ``(B,)`` logits; returns (loss, ``{"d_loss"}``)."""
+    loss = 0.5 * (
+        F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+        + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    )
+    return loss, {"d_loss": loss.item()}
+
+
+class Trainer:
+    """Generator + discriminator + Adam optimisers; :meth:`step` runs one iteration (D step, then G step).
+
+    Args:
+        cfg: the run's :class:`RefinerConfig`. device: where to train. rank, world_size: DDP position
+        (models are wrapped in DistributedDataParallel when ``world_size > 1``).
+    """
+
+    def __init__(
+        self, cfg: RefinerConfig, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1
+    ):
+        self.cfg, self.device, self.rank = cfg, torch.device(device), rank
+        torch.manual_seed(cfg.seed)
+        self.G: nn.Module = LineGenerator(cfg).to(self.device)
+        self.D: nn.Module = LineDiscriminator(cfg).to(self.device)
+        if world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G = nn.parallel.DistributedDataParallel(self.G, device_ids=ids)
+            self.D = nn.parallel.DistributedDataParallel(self.D, device_ids=ids)
+        betas = (cfg.beta1, 0.999)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.real = FolderPairs(cfg.pairs_dir) if cfg.pairs_dir else None
+        self.step_count = 0
+        self.wall_s = 0.0
+        self.last: dict[str, float] = {}
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of ``step``, ``(B, 1, S, S)`` in [-1, 1] on the training device."""
+        c = self.cfg
+        x, y = training_batch(
+            step, c.batch_size, c.crop_size, c.style, c.seed, self.rank, self.real, c.real_fraction
+        )
+        return to_signed(x).to(self.device), to_signed(y).to(self.device)
+
+    def step(self) -> dict[str, float]:
+        """One iteration on the batch of the current step; returns the losses as floats."""
+        t0 = time.perf_counter()
+        self.G.train()
+        self.D.train()
+        x, y = self.batch(self.step_count)
+        fake = self.G(x)
+        adversarial = self.cfg.adv_weight > 0 and self.step_count >= self.cfg.adv_warmup
+        logs: dict[str, float] = {}
+        if adversarial:
+            d_loss, d_logs = discriminator_loss(self.D(y), self.D(fake.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            logs.update(d_logs)
+        g_loss, g_logs = generator_loss(fake, y, self.D(fake) if adversarial else None, self.cfg)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        logs.update(g_logs)
+        self.step_count += 1
+        self.wall_s += time.perf_counter() - t0
+        self.last = logs
+        return logs
+
+    @torch.no_grad()
+    def eval_mse(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """MSE in [-1, 1] units of G (eval mode) on ``(B, 1, S, S)`` [0, 1] inputs/targets."""
+        self.G.eval()
+        out = self.G(to_signed(x).to(self.device))
+        return F.mse_loss(out, to_signed(y).to(self.device)).item()
+
+    def save(self, path: str | Path, provenance: dict | None = None) -> Path:
+        """Resumable checkpoint (G weights as the model, D and both optimisers too) + ``config.json``."""
+        path = Path(path)
+        save_checkpoint(
+            path,
+            model_state=unwrap_model(self.G).state_dict(),
+            config=self.cfg.to_dict(),
+            step=self.step_count,
+            metrics=self.last,
+            provenance=provenance or {},
+            optimizer_state={"G": self.opt_g.state_dict(), "D": self.opt_d.state_dict()},
+            extra={"discriminator": unwrap_model(self.D).state_dict(), "wall_s": self.wall_s},
+        )
+        save_json(self.cfg.to_dict(), path.parent / "config.json")
+        return path
+
+    def export(self, path: str | Path, provenance: dict) -> Path:
+        """Shippable checkpoint: generator weights only, in fp16, with metrics and provenance."""
+        return save_checkpoint(
+            path,
+            model_state=unwrap_model(self.G).state_dict(),
+            config=self.cfg.to_dict(),
+            step=self.step_count,
+            metrics=self.last,
+            provenance=provenance,
+            half=True,
+        )
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | Path,
+        device: torch.device | str = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
+        steps: int | None = None,
+    ) -> Trainer:
+        """Rebuild a trainer from :meth:`save` output (config from the file; ``steps`` may extend the run).
+
+        Raises:
+            CheckpointError: missing/corrupt file or one without the resume state.
+        """
+        from common.errors import CheckpointError
+
+        ck = load_checkpoint(path, map_location="cpu")
+        if not ck.get("optimizer") or not ck.get("extra") or "discriminator" not in ck["extra"]:
+            raise CheckpointError(
+                f"{path} has no optimiser/discriminator state (a shipped fp16 file?); cannot resume from it"
+            )
+        cfg = RefinerConfig.from_dict(ck["config"])
+        if steps is not None:
+            cfg.steps = steps
+        tr = cls(cfg, device, rank, world_size)
+        load_model_state(tr.G, ck["model"])
+        load_model_state(tr.D, ck["extra"]["discriminator"])
+        tr.opt_g.load_state_dict(ck["optimizer"]["G"])
+        tr.opt_d.load_state_dict(ck["optimizer"]["D"])
+        tr.step_count = int(ck["step"])
+        tr.wall_s = float(ck["extra"].get("wall_s", 0.0))
+        tr.last = dict(ck["metrics"])
+        return tr
