@@ -4,3 +4,4 @@ dots) plus the neural FCN renderer. Each owner adds one import line below."""
 from common.renderers.curve import CurveRenderer, curve_alpha, render_curves  # noqa: F401
 from common.renderers.neural import FCN_SIZE, FCNRenderer  # noqa: F401
 from common.renderers.oil import OilRenderer, oil_alpha, oil_maps, render_oil  # noqa: F401
+from common.renderers.dots import DotsRenderer, dots_alpha, render_dots  # noqa: F401
