@@ -1,0 +1,148 @@
+"""Batched painting environment of the CNP compositor (paper Sec. 3.3) and its rewards.
+
+State: (target, canvas), each (E, 3, 128, 128) in [0, 1], E environments. Action: a box (two corners,
+sorted, minimum side ``min_box``). Step: crop the box from target and canvas, resample both to 128,
+let the frozen painter paint ``calls`` x 5 strokes (4 x 5 = 20 in the paper) on that patch, map the
+strokes to the canvas and render them there with the analytic ``oil`` renderer (the release pasted a
+resized patch back; rendering at absolute positions avoids the resampling blur).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from common.renderers.oil import render_oil
+from compositor.model import action_to_box, crop_boxes, patch_to_canvas
+
+
+def distance(target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared error (E,) between (E, 3, H, W) images."""
+    return (target - canvas).pow(2).flatten(1).mean(1)
+
+
+def phasic_reward(
+    d_before: torch.Tensor, d_after: torch.Tensor, norm: torch.Tensor, mode: str = "paper", alpha: float = 0.1
+) -> torch.Tensor:
+    """Reward of one compositor step (E,).
+
+    ``mode="paper"`` (Eq. 1-2): ``R_ori = (||I - C_t||^2 - ||I - C_t+1||^2) / ||I||^2``,
+    ``d = ||I - C_t+1|| / ||I||``, ``R = beta * R_ori`` with ``beta = 1`` if ``d > 0.005`` else
+    ``alpha * ln((1 + x + eps) / (1 - x + eps))``, ``x = 1 - d``, ``eps = 1e-6``.
+
+    ``mode="piecewise"`` (the released ``ddpg.py``): ``R = m * (MSE_t - MSE_t+1)`` with ``m`` = 0.25, 125,
+    125, 250 for the pre-step MSE in (0.005, inf), (0.003, 0.005], (0.001, 0.003], [0, 0.001].
+
+    ``mode="plain"``: ``R_ori`` only (ablation "without phasic reward").
+
+    Args:
+        d_before, d_after: (E,) per-image MSE before/after the step. norm: (E,) mean of I^2.
+    """
+    r_ori = (d_before - d_after) / norm.clamp_min(1e-8)
+    if mode == "plain":
+        return r_ori
+    if mode == "paper":
+        d = torch.sqrt(d_after / norm.clamp_min(1e-8))
+        x = 1 - d
+        eps = 1e-6
+        beta = torch.where(d > 0.005, torch.ones_like(d), alpha * torch.log((1 + x + eps) / (1 - x + eps)))
+        return beta * r_ori
+    if mode == "piecewise":
+        m = torch.full_like(d_before, 250.0)
+        m = torch.where(d_before > 0.001, torch.full_like(m, 125.0), m)
+        m = torch.where(d_before > 0.005, torch.full_like(m, 0.25), m)
+        return m * (d_before - d_after)
+    raise ValueError(f"unknown reward mode {mode!r} (paper, piecewise, plain)")
+
+
+@torch.no_grad()
+def paint_box(painter, target, canvas, boxes, calls: int, size: int = 128):
+    """Paint ``calls`` x 5 strokes in each box; returns the new canvas and the strokes on the canvas.
+
+    Args:
+        painter: frozen painter, (target, canvas) patches -> (E, 5, 8).
+        target, canvas: (E, 3, H, W). boxes: (E, 4) normalised.
+
+    Returns:
+        canvas (E, 3, H, W) and strokes (E, 5 * calls, 8) in canvas coordinates.
+    """
+    h, w = canvas.shape[-2:]
+    t_patch = crop_boxes(target, boxes, size)
+    strokes = []
+    for _ in range(calls):
+        c_patch = crop_boxes(canvas, boxes, size)
+        s = patch_to_canvas(painter(t_patch, c_patch), boxes, h, w)
+        canvas = render_oil(s, canvas)
+        strokes.append(s)
+    return canvas, torch.cat(strokes, dim=1)
+
+
+class PaintEnv:
+    """E parallel episodes of ``max_step`` compositor steps on 128 x 128 targets."""
+
+    def __init__(
+        self, painter, calls: int = 4, max_step: int = 25, min_box: float = 0.08, reward: str = "paper"
+    ):
+        self.painter, self.calls, self.max_step = painter, calls, max_step
+        self.min_box, self.reward_mode = min_box, reward
+        self.target = self.canvas = None
+        self.t = 0
+
+    def reset(self, targets: torch.Tensor):
+        self.target = targets
+        self.canvas = torch.zeros_like(targets)
+        self.t = 0
+        return self.target, self.canvas
+
+    def step(self, action: torch.Tensor):
+        """action (E, 4) in [0, 1] -> (canvas, reward (E,), done: bool)."""
+        boxes = action_to_box(action, self.min_box)
+        d0 = distance(self.target, self.canvas)
+        self.canvas, _ = paint_box(self.painter, self.target, self.canvas, boxes, self.calls)
+        d1 = distance(self.target, self.canvas)
+        norm = self.target.pow(2).flatten(1).mean(1)
+        self.t += 1
+        return self.canvas, phasic_reward(d0, d1, norm, self.reward_mode), self.t >= self.max_step
+
+
+def teacher_box(target: torch.Tensor, canvas: torch.Tensor, min_box: float = 0.08) -> torch.Tensor:
+    """Greedy "largest error" box, used to warm-start the actor by imitation (not in the paper).
+
+    Among square boxes of side s in {1, 3/4, 1/2, 3/8, 1/4, 3/16} of the region (stride s/4), pick the one
+    maximising ``sum of squared error in the box / s``: the whole region while the error is spread out,
+    smaller boxes once it concentrates (coarse to fine).
+
+    Args:
+        target, canvas: (E, 3, S, S). Returns: (E, 4) normalised boxes.
+    """
+    err = (target - canvas).pow(2).mean(1, keepdim=True)  # (E, 1, S, S)
+    size = err.shape[-1]
+    best_score = torch.full((err.shape[0],), -1.0, device=err.device, dtype=err.dtype)
+    best = torch.zeros(err.shape[0], 4, device=err.device, dtype=err.dtype)
+    for frac in (1.0, 0.75, 0.5, 0.375, 0.25, 0.1875):
+        if frac < min_box:
+            continue
+        k = max(1, int(round(frac * size)))
+        stride = max(1, k // 4)
+        sums = torch.nn.functional.avg_pool2d(err, k, stride) * (k * k)  # (E, 1, h', w')
+        score = sums.flatten(1) / k
+        val, idx = score.max(1)
+        ncols = sums.shape[-1]
+        y0 = (idx // ncols).to(err.dtype) * stride / size
+        x0 = (idx % ncols).to(err.dtype) * stride / size
+        cand = torch.stack([x0, y0, x0 + k / size, y0 + k / size], 1)
+        better = val > best_score
+        best = torch.where(better[:, None], cand, best)
+        best_score = torch.where(better, val, best_score)
+    return best.clamp(0, 1)
+
+
+def schedule(stroke_num: int, per_region: int = 20, top_limit: int = 50) -> tuple[int, int]:
+    """Regions for a stroke budget: (top-level steps S, sub-regions per step k), S * k * per_region >=
+    stroke_num (the release's rule with 20 strokes per region and at most ``top_limit`` top steps)."""
+    regions = math.ceil(stroke_num / per_region)
+    if regions <= top_limit:
+        return regions, 1
+    k = regions // top_limit + 1
+    return math.ceil(regions / k), k

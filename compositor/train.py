@@ -1,0 +1,80 @@
+"""Train the CNP compositor (DDPG actor that picks where the frozen painter paints next).
+
+    python compositor/train.py                                   # bundled photos, shipped painter
+    python compositor/train.py --dataset DIR --painter runs/painter/painter.pt --episodes 2000
+    python compositor/train.py --reward piecewise                # the release's reward schedule
+    python compositor/train.py --bc_weight 0 --teacher_prob 0    # plain DDPG, no imitation warm-start
+    torchrun --nproc_per_node=2 compositor/train.py
+
+Writes into --output_dir: last.pt (resumable: actor, critic, targets, optimisers), compositor.pt (fp16
+actor, what test.py loads; the shipped one is checkpoints/cnp_compositor.pt) and config.json. Running the
+same command again resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from common.cli import (
+    ArgumentParser,
+    add_common_args,
+    float_in,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    prepare_output_dir,
+    run_main,
+)
+from common.device import cleanup_distributed, init_distributed
+
+
+def main(argv=None) -> int:
+    from compositor.training import CompositorTrainConfig, train_compositor
+
+    d = CompositorTrainConfig
+    parser = ArgumentParser(description=__doc__)
+    add_common_args(parser, output_dir_default="runs/compositor")
+    parser.add_argument("--dataset", default=None, help="folder of images (default: bundled photos)")
+    parser.add_argument(
+        "--painter", default="", help="painter checkpoint (default: checkpoints/cnp_painter.pt)"
+    )
+    parser.add_argument("--episodes", type=positive_int, default=d.episodes)
+    parser.add_argument("--env_batch", type=positive_int, default=d.env_batch)
+    parser.add_argument("--max_step", type=positive_int, default=d.max_step)
+    parser.add_argument("--updates", type=positive_int, default=d.updates)
+    parser.add_argument("--batch_size", type=positive_int, default=d.batch_size)
+    parser.add_argument("--warmup", type=positive_int, default=d.warmup, help="transitions before updates")
+    parser.add_argument("--reward", choices=("paper", "piecewise", "plain"), default=d.reward)
+    parser.add_argument("--noise", type=non_negative_float, default=d.noise)
+    parser.add_argument("--teacher_prob", type=float_in(0.0, 1.0), default=d.teacher_prob)
+    parser.add_argument("--bc_weight", type=non_negative_float, default=d.bc_weight)
+    parser.add_argument(
+        "--bc_episodes",
+        type=non_negative_int,
+        default=d.bc_episodes,
+        help="first episodes with imitation-only actor updates",
+    )
+    parser.add_argument(
+        "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"
+    )
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = {f.name for f in fields(d)}
+    cfg = d(**{k: v for k, v in vars(args).items() if k in names})
+    out_dir = prepare_output_dir(args.output_dir)
+    ctx = init_distributed(args.device)
+    try:
+        log = print if ctx.is_main else (lambda *a, **k: None)
+        metrics = train_compositor(cfg, out_dir, ctx, log=lambda m: log(m, flush=True))
+        log(f"done: {metrics}", flush=True)
+    finally:
+        cleanup_distributed()
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

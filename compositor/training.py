@@ -1,0 +1,145 @@
+"""Training loop of the CNP compositor: batched painting episodes with the frozen painter, replay
+buffer, DDPG updates (plus the optional imitation warm-start term)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from common.device import DistributedContext
+from compositor.ddpg import DDPG, ReplayBuffer
+from compositor.env import PaintEnv, distance, teacher_box
+from compositor.model import Actor, CompositorConfig, action_to_box
+from painter.data import CropSampler, load_photos
+from painter.model import load_painter
+
+
+@dataclass
+class CompositorTrainConfig:
+    """Every knob of ``compositor/train.py`` (defaults sized for a 2-core CPU; the paper's in brackets)."""
+
+    dataset: str | None = None
+    painter: str = ""  # painter checkpoint; "" = the shipped checkpoints/cnp_painter.pt
+    episodes: int = 200  # [2M env steps / 100 steps]
+    env_batch: int = 8  # parallel environments [32]
+    max_step: int = 10  # compositor steps per episode [100]
+    calls: int = 4  # painter calls per region (4 x 5 = 20 strokes) [4]
+    updates: int = 10  # updates after each episode [50]
+    batch_size: int = 16  # [32]
+    buffer: int = 4000  # transitions [80k]
+    warmup: int = 32  # transitions before the first update [120 steps x 32]
+    reward: str = "paper"  # paper | piecewise | plain
+    noise: float = 0.1  # Gaussian exploration noise on actions [0]
+    teacher_prob: float = 0.3  # fraction of episode steps acting with the imitation teacher
+    bc_weight: float = 1.0  # imitation term of the actor loss (0 = plain DDPG)
+    bc_episodes: int = 0  # first episodes: imitation-only actor updates (no critic), cheap warm start
+    lr_actor: float = 1e-4
+    lr_critic: float = 3e-4
+    tau: float = 0.01  # [0.001]
+    max_minutes: float = 0.0
+    seed: int = 0
+    model: dict = field(default_factory=lambda: asdict(CompositorConfig()))
+
+
+def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: DistributedContext, log=print) -> dict:
+    """Train (or resume from ``out_dir/last.pt``); writes ``last.pt``, ``compositor.pt`` (fp16 actor) and
+    ``config.json``. Returns the last metrics. Under torchrun each rank runs its own environments and the
+    actor/critic gradients are not synchronised (rank 0 saves), which keeps this loop simple."""
+    from common.checkpoint import default_checkpoint
+
+    device = ctx.device
+    torch.manual_seed(cfg.seed + ctx.rank)
+    painter = load_painter(cfg.painter or default_checkpoint("cnp_painter.pt"), device)
+    painter.requires_grad_(False)
+    actor = Actor(CompositorConfig(**cfg.model))
+    agent = DDPG(
+        actor, device, tau=cfg.tau, lr_actor=cfg.lr_actor, lr_critic=cfg.lr_critic, bc_weight=cfg.bc_weight
+    )
+    episode, last = 0, out_dir / "last.pt"
+    if last.is_file():
+        ckpt = load_checkpoint(last)
+        load_model_state(agent.actor, ckpt)
+        agent.load_state(ckpt["extra"])
+        episode = ckpt["step"]
+        log(f"resumed from {last} at episode {episode}")
+    photos = load_photos(cfg.dataset)
+    sampler = CropSampler(photos, min_frac=0.3, seed=cfg.seed * 1000 + ctx.rank + episode)
+    val_targets = CropSampler(photos, min_frac=0.3, seed=4321).sample(8).to(device)
+    env = PaintEnv(
+        painter, calls=cfg.calls, max_step=cfg.max_step, min_box=agent.actor.config.min_box, reward=cfg.reward
+    )
+    buffer = ReplayBuffer(cfg.buffer, seed=cfg.seed + episode)
+    gen = torch.Generator().manual_seed(cfg.seed + 7 * episode)
+    start, metrics = time.time(), {}
+    while episode < cfg.episodes:
+        target, canvas = env.reset(sampler.sample(cfg.env_batch).to(device))
+        total_reward = torch.zeros(cfg.env_batch, device=device)
+        done = False
+        while not done:
+            action = agent.act(target, canvas, cfg.noise)
+            if float(torch.rand(1, generator=gen)) < cfg.teacher_prob:
+                action = teacher_box(target, canvas, agent.actor.config.min_box)
+            action = action_to_box(action, agent.actor.config.min_box)
+            prev = canvas
+            canvas, reward, done = env.step(action)
+            buffer.push(target, prev, action, reward, canvas, done)
+            total_reward += reward
+        episode += 1
+        losses = []
+        if len(buffer) >= cfg.warmup:
+            for _ in range(cfg.updates):
+                batch = buffer.sample(cfg.batch_size, device)
+                losses.append(agent.update_bc(batch) if episode <= cfg.bc_episodes else agent.update(batch))
+        metrics = {k: sum(d[k] for d in losses) / max(len(losses), 1) for k in ("critic", "q", "bc")}
+        metrics["episode_reward"] = total_reward.mean().item()
+        metrics["final_mse"] = distance(target, canvas).mean().item()
+        out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
+        if episode % 5 == 0 or episode >= cfg.episodes or out_of_time:
+            metrics["val_mse_actor"] = evaluate(agent, env, val_targets)
+            metrics["wall_s"] = round(time.time() - start, 1)
+            log(f"episode {episode}  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
+            if ctx.is_main:
+                _save(cfg, out_dir, agent, episode, metrics)
+        if out_of_time:
+            break
+    return metrics
+
+
+@torch.no_grad()
+def evaluate(agent: DDPG, env: PaintEnv, targets: torch.Tensor) -> float:
+    """MSE after one greedy episode of the actor (no noise) on fixed validation crops."""
+    target, canvas = env.reset(targets)
+    done = False
+    while not done:
+        canvas, _, done = env.step(agent.act(target, canvas))
+    return distance(target, canvas).mean().item()
+
+
+def _save(cfg, out_dir, agent: DDPG, episode, metrics) -> None:
+    provenance = {"script": "compositor/train.py", "config": asdict(cfg)}
+    config = {"model": cfg.model, "train": asdict(cfg)}
+    state = agent.actor.state_dict()
+    save_checkpoint(
+        out_dir / "last.pt",
+        model_state=state,
+        config=config,
+        step=episode,
+        metrics=metrics,
+        provenance=provenance,
+        extra=agent.state(),
+    )
+    save_checkpoint(
+        out_dir / "compositor.pt",
+        model_state=state,
+        config=config,
+        step=episode,
+        metrics=metrics,
+        provenance=provenance,
+        half=True,
+    )
+    (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))

@@ -1,0 +1,1 @@
+"""CNP painter (docstring completed below)."""

@@ -1,0 +1,154 @@
+"""CNP painter ("what to paint") and its WGAN critic.
+
+Shape letters: B batch, N strokes (5 per painter call), P = 8 ``oil`` parameters, H = W = 128 patch.
+
+The painter always takes the channels in ONE order, ``(target, canvas)``, everywhere (training,
+compositor, test, stylization): the release mixed ``(target, canvas)`` in training with
+``(canvas, target)`` at test time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torchvision
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from common.renderers.oil import NUM_PARAMS, oil_edge, oil_maps, render_oil
+
+PATCH = 128
+
+
+@dataclass
+class PainterConfig:
+    """Rebuilds a :class:`Painter` (stored in its checkpoint)."""
+
+    strokes_per_call: int = 5
+    patch: int = PATCH
+
+
+class Painter(nn.Module):
+    """ResNet-18 (BasicBlock [2, 2, 2, 2], BatchNorm) mapping (target, canvas) to 5 oil strokes.
+
+    The stem is a 3x3 stride-2 conv on the 6 input channels followed by max-pooling, so a 128 patch is
+    reduced 128 -> 64 -> 32 -> 16 -> 8 -> 4 as in the release; then global average pooling, FC 512 -> 40,
+    sigmoid.
+    """
+
+    def __init__(self, config: PainterConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or PainterConfig()
+        net = torchvision.models.resnet18(num_classes=self.config.strokes_per_call * NUM_PARAMS)
+        net.conv1 = nn.Conv2d(6, 64, kernel_size=3, stride=2, padding=1, bias=False)
+        self.net = net
+
+    def forward(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """Predict strokes for a patch.
+
+        Args:
+            target: (B, 3, 128, 128) target patch in [0, 1].
+            canvas: (B, 3, 128, 128) current canvas patch in [0, 1].
+
+        Returns:
+            (B, 5, 8) ``oil`` strokes in [0, 1], in the patch's own coordinates (x, y fractions of the
+            patch, w, h fractions of its side).
+        """
+        if target.shape != canvas.shape or target.dim() != 4 or target.shape[1] != 3:
+            raise ValueError(
+                f"target and canvas must both be (B, 3, H, W), got {target.shape}, {canvas.shape}"
+            )
+        x = torch.cat([target, canvas], dim=1)  # (B, 6, 128, 128): fixed order (target, canvas)
+        out = torch.sigmoid(self.net(x))
+        return out.view(-1, self.config.strokes_per_call, NUM_PARAMS)
+
+
+class TReLU(nn.Module):
+    """ReLU with a learnable threshold: ``max(x - a, 0) + a`` (Learning to Paint's critic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x - self.alpha) + self.alpha
+
+
+class Critic(nn.Module):
+    """WGAN critic on the canvas only: 5 weight-normalised 5x5 stride-2 convs 3-16-32-64-128-1, TReLU,
+    global average pooling; (B, 3, 128, 128) -> (B,) scores (unbounded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        chans = [3, 16, 32, 64, 128]
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+            layers += [weight_norm(nn.Conv2d(cin, cout, 5, stride=2, padding=2)), TReLU()]
+        layers.append(weight_norm(nn.Conv2d(128, 1, 5, stride=2, padding=2)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, canvas: torch.Tensor) -> torch.Tensor:
+        return self.net(canvas).mean(dim=(1, 2, 3))
+
+
+class PatchRenderer(nn.Module):
+    """Renders painter strokes on 128 patches, analytically (``oil``) or through the neural FCN.
+
+    Args:
+        fcn: a trained ``FCNRenderer(5, 3)`` (channels alpha, intensity, edge) or None for the
+            analytic renderer (default: exact and, on CPU, cheaper than the FCN).
+    """
+
+    def __init__(self, fcn: nn.Module | None = None) -> None:
+        super().__init__()
+        self.fcn = fcn
+
+    def maps(self, strokes: torch.Tensor, size: int = PATCH) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, 8) -> intensity, alpha, each (B, N, size, size) in [0, 1]."""
+        if self.fcn is None:
+            return oil_maps(strokes, size, size)
+        b, n, _ = strokes.shape
+        out = self.fcn(strokes.reshape(b * n, NUM_PARAMS)[:, :5])  # (B*N, C, 128, 128)
+        if out.shape[-1] != size:
+            out = nn.functional.interpolate(out, size=(size, size), mode="bilinear", align_corners=False)
+        return out[:, 1].reshape(b, n, size, size), out[:, 0].reshape(b, n, size, size)
+
+    def edges(self, strokes: torch.Tensor, size: int = PATCH) -> torch.Tensor:
+        """Stroke-edge maps E_s (B, N, size, size) in [0, 1] (FCN channel 2, or :func:`oil_edge`)."""
+        if self.fcn is not None and self.fcn.out_channels >= 3:
+            b, n, _ = strokes.shape
+            out = self.fcn(strokes.reshape(b * n, NUM_PARAMS)[:, :5])[:, 2]
+            return out.view(b, n, *out.shape[-2:])
+        return oil_edge(self.maps(strokes, size)[1])
+
+    def forward(self, strokes: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """Composite (B, N, 8) strokes in order onto the (B, 3, S, S) canvas patch."""
+        if self.fcn is None:
+            return render_oil(strokes, canvas, use_boxes=False)
+        intensity, alpha = self.maps(strokes, canvas.shape[-1])
+        for i in range(strokes.shape[1]):
+            a = alpha[:, i, None]
+            canvas = canvas * (1 - a) + intensity[:, i, None] * strokes[:, i, 5:8, None, None] * a
+        return canvas
+
+
+def load_painter(path, device: torch.device | str = "cpu") -> Painter:
+    """Rebuild a :class:`Painter` from a checkpoint written by ``painter/train.py`` (eval mode, float32).
+
+    Raises:
+        CheckpointError: missing file (the message says where the shipped file belongs), foreign or
+            mismatching checkpoint.
+    """
+    from common.checkpoint import load_checkpoint, load_model_state
+
+    ckpt = load_checkpoint(
+        path,
+        hint="the shipped painter is checkpoints/cnp_painter.pt; train one with: python painter/train.py",
+    )
+    cfg = ckpt["config"].get("model", {})
+    model = Painter(
+        PainterConfig(**{k: v for k, v in cfg.items() if k in PainterConfig.__dataclass_fields__})
+    )
+    load_model_state(model, ckpt)
+    return model.to(device).eval()

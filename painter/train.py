@@ -1,0 +1,63 @@
+"""Train the CNP painter: 5 oil strokes per call from (target, canvas) 128x128 patches.
+
+    python painter/train.py                              # bundled photos (benchmark photos held out)
+    python painter/train.py --dataset DIR --steps 20000 --output_dir runs/painter
+    torchrun --nproc_per_node=2 painter/train.py --dataset DIR
+    python painter/train.py --output_dir runs/painter    # run again: resumes from runs/painter/last.pt
+
+Writes into --output_dir: last.pt (resumable: weights, critic, optimizers), painter.pt (fp16 weights,
+what test.py loads; the shipped one is checkpoints/cnp_painter.pt) and config.json. Logs the pixel
+loss, the adversarial loss, the critic loss and the validation MSE after 40 strokes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from common.cli import (
+    ArgumentParser,
+    add_common_args,
+    non_negative_float,
+    positive_int,
+    prepare_output_dir,
+    run_main,
+)
+from common.device import cleanup_distributed, init_distributed
+
+
+def main(argv=None) -> int:
+    from painter.training import PainterTrainConfig, train_painter
+
+    parser = ArgumentParser(description=__doc__)
+    add_common_args(parser, output_dir_default="runs/painter")
+    parser.add_argument("--dataset", default=None, help="folder of images (default: bundled photos)")
+    parser.add_argument("--steps", type=positive_int, default=PainterTrainConfig.steps)
+    parser.add_argument("--batch_size", type=positive_int, default=PainterTrainConfig.batch_size)
+    parser.add_argument("--rollout", type=positive_int, default=PainterTrainConfig.rollout)
+    parser.add_argument("--lr", type=non_negative_float, default=PainterTrainConfig.lr)
+    parser.add_argument("--renderer", default="oil", help='"oil" (analytic) or an FCN checkpoint path')
+    parser.add_argument("--save_every", type=positive_int, default=PainterTrainConfig.save_every)
+    parser.add_argument(
+        "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"
+    )
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = {f.name for f in fields(PainterTrainConfig)}
+    cfg = PainterTrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    out_dir = prepare_output_dir(args.output_dir)
+    ctx = init_distributed(args.device)
+    try:
+        log = print if ctx.is_main else (lambda *a, **k: None)
+        metrics = train_painter(cfg, out_dir, ctx, log=lambda m: log(m, flush=True))
+        log(f"done: {metrics}", flush=True)
+    finally:
+        cleanup_distributed()
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,199 @@
+"""Training loop of the CNP painter (paper Sec. 3.2, Eq. 3-6): pixel MSE + adaptive WGAN-GP term.
+
+Per global step: draw a batch of target crops, roll the current painter out from a black canvas for
+``rollout`` calls without gradients, push every intermediate (target, canvas) state into a replay
+memory, then make ``rollout`` updates on random batches drawn from the memory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from common.device import DistributedContext, unwrap_model
+from common.losses.wgan import gradient_penalty
+from painter.data import CropSampler, load_photos
+from painter.model import Critic, Painter, PainterConfig, PatchRenderer
+
+
+@dataclass
+class PainterTrainConfig:
+    """Every knob of ``painter/train.py`` (defaults sized for a 2-core CPU; the paper's in brackets)."""
+
+    dataset: str | None = None  # None: bundled photos minus the benchmark photos
+    steps: int = 2000  # painter updates [paper: 2M global steps x 40 updates]
+    batch_size: int = 8  # [32]
+    rollout: int = 8  # painter calls per rollout and updates per global step [40]
+    memory: int = 4000  # replay memory capacity, in states [1000 batches of 32]
+    warmup: int = 64  # states in memory before the first update [20 batches]
+    lr: float = 2e-4  # Adam, betas (0.5, 0.999) [2e-4]
+    critic_lr: float = 3e-4  # [3e-4]
+    beta_adv: float = 0.1  # beta_w: adversarial loss scaled to beta_w * L_pixel [0.1]
+    gp_weight: float = 10.0  # lambda of WGAN-GP [10]
+    renderer: str = "oil"  # "oil" (analytic, exact) or a path to an FCN checkpoint [FCN]
+    save_every: int = 100
+    max_minutes: float = 0.0  # stop (and save) after this wall time; 0 = no limit
+    seed: int = 0
+    model: dict = field(default_factory=lambda: asdict(PainterConfig()))
+
+
+class ReplayMemory:
+    """Bounded store of (target, canvas) patch states as uint8 on CPU; random eviction when full."""
+
+    def __init__(self, capacity: int, seed: int = 0) -> None:
+        self.capacity = capacity
+        self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def push(self, target: torch.Tensor, canvas: torch.Tensor) -> None:
+        """Store a batch of (B, 3, S, S) states in [0, 1]."""
+        t8 = (target.detach().cpu() * 255).round().to(torch.uint8)
+        c8 = (canvas.detach().cpu() * 255).round().to(torch.uint8)
+        for i in range(t8.shape[0]):
+            if len(self.items) < self.capacity:
+                self.items.append((t8[i], c8[i]))
+            else:
+                self.items[int(torch.randint(self.capacity, (1,), generator=self.gen))] = (t8[i], c8[i])
+
+    def sample(self, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, 3, S, S) float target and canvas patches in [0, 1]."""
+        idx = torch.randint(len(self.items), (batch,), generator=self.gen).tolist()
+        t = torch.stack([self.items[i][0] for i in idx]).to(device).float() / 255
+        c = torch.stack([self.items[i][1] for i in idx]).to(device).float() / 255
+        return t, c
+
+
+def build_renderer(spec: str, device) -> PatchRenderer:
+    """``"oil"`` -> analytic renderer; otherwise a path to an FCN checkpoint (frozen)."""
+    if spec == "oil":
+        return PatchRenderer(None)
+    from common.renderers.neural import FCNRenderer
+
+    ckpt = load_checkpoint(spec, hint="train one with: python compositor/train_renderer_FCN.py")
+    fcn = FCNRenderer.from_config(ckpt["config"].get("model", ckpt["config"]))
+    load_model_state(fcn, ckpt)
+    fcn.requires_grad_(False)
+    return PatchRenderer(fcn.to(device).eval())
+
+
+@torch.no_grad()
+def paint_from_black(painter, renderer, targets: torch.Tensor, calls: int) -> torch.Tensor:
+    """Paint (B, 3, S, S) targets from a black canvas with ``calls`` painter calls; returns the canvas."""
+    canvas = torch.zeros_like(targets)
+    for _ in range(calls):
+        canvas = renderer(painter(targets, canvas), canvas)
+    return canvas
+
+
+def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContext, log=print) -> dict:
+    """Train (or resume) the painter; writes ``last.pt`` (resumable) and ``painter.pt`` (fp16 weights)
+    into ``out_dir``. Returns the final metrics dict."""
+    device = ctx.device
+    torch.manual_seed(cfg.seed + ctx.rank)
+    painter = Painter(PainterConfig(**cfg.model)).to(device)
+    critic = Critic().to(device)
+    opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999))
+    step, last = 0, out_dir / "last.pt"
+    if last.is_file():
+        ckpt = load_checkpoint(last)
+        load_model_state(painter, ckpt)
+        load_model_state(critic, ckpt["extra"]["critic"])
+        opt.load_state_dict(ckpt["optimizer"])
+        opt_d.load_state_dict(ckpt["extra"]["critic_optimizer"])
+        step = ckpt["step"]
+        log(f"resumed from {last} at step {step}")
+    if ctx.distributed:
+        painter = torch.nn.parallel.DistributedDataParallel(painter)
+        critic = torch.nn.parallel.DistributedDataParallel(critic)
+    renderer = build_renderer(cfg.renderer, device)
+    sampler = CropSampler(load_photos(cfg.dataset), seed=cfg.seed * 1000 + ctx.rank + step)
+    val_targets = CropSampler(load_photos(cfg.dataset), seed=12345).sample(16).to(device)
+    memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
+    start, metrics = time.time(), {}
+    run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+    while step < cfg.steps:
+        painter.eval()
+        targets = sampler.sample(cfg.batch_size).to(device)
+        canvas = torch.zeros_like(targets)
+        with torch.no_grad():
+            for _ in range(cfg.rollout):
+                memory.push(targets, canvas)
+                canvas = renderer(painter(targets, canvas), canvas)
+        if len(memory) < cfg.warmup:
+            continue
+        painter.train()
+        for _ in range(cfg.rollout):
+            target, canvas = memory.sample(cfg.batch_size, device)
+            fake = renderer(painter(target, canvas), canvas)
+            # Critic: real samples are uniform noise (paper Sec. 3.2), fake = painted canvases.
+            real = torch.rand_like(fake)
+            d_loss = critic(fake.detach()).mean() - critic(real).mean()
+            d_loss = d_loss + gradient_penalty(critic, real, fake, cfg.gp_weight)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            # Painter: L = L_pixel + gamma * L_adv, gamma = beta_w * |L_pixel| / |L_adv| (Eq. 6, abs fixed).
+            l_pix = F.mse_loss(fake, target)
+            l_adv = -critic(fake).mean()
+            gamma = cfg.beta_adv * l_pix.detach() / (l_adv.detach().abs() + 1e-8)
+            loss = l_pix + gamma * l_adv
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            run["pixel"] += l_pix.item()
+            run["adv"] += l_adv.item()
+            run["critic"] += d_loss.item()
+            run["n"] += 1
+            out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
+            if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
+                n = max(run["n"], 1)
+                metrics = {k: run[k] / n for k in ("pixel", "adv", "critic")}
+                run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+                painter.eval()
+                val = paint_from_black(unwrap_model(painter), renderer, val_targets, 8)
+                metrics["val_mse_40_strokes"] = F.mse_loss(val, val_targets).item()
+                metrics["wall_s"] = round(time.time() - start, 1)
+                log(f"step {step}  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
+                if ctx.is_main:
+                    _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
+                painter.train()
+            if step >= cfg.steps or out_of_time:
+                return metrics
+    return metrics
+
+
+def _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics) -> None:
+    provenance = {"script": "painter/train.py", "config": asdict(cfg)}
+    config = {"model": cfg.model, "train": asdict(cfg)}
+    extra = {"critic": unwrap_model(critic).state_dict(), "critic_optimizer": opt_d.state_dict()}
+    save_checkpoint(
+        out_dir / "last.pt",
+        model_state=unwrap_model(painter).state_dict(),
+        config=config,
+        step=step,
+        metrics=metrics,
+        provenance=provenance,
+        optimizer_state=opt.state_dict(),
+        extra=extra,
+    )
+    save_checkpoint(
+        out_dir / "painter.pt",
+        model_state=unwrap_model(painter).state_dict(),
+        config=config,
+        step=step,
+        metrics=metrics,
+        provenance=provenance,
+        half=True,
+    )
+    (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
