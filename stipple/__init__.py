@@ -1,0 +1,1 @@
+"""Deep stippling (see the full docstring once the network lands)."""
