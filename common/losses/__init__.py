@@ -8,3 +8,5 @@
 from common.losses.clip_loss import CLIPConvLoss, augment_pairs, load_clip_rn101  # noqa: F401
 from common.losses.perceptual import VGG16PerceptualLoss, VGGFeatures, gram_matrix  # noqa: F401
 from common.losses.pixel import l1_loss, l2_loss  # noqa: F401
+from common.losses.dt import distance_transform, dt_loss  # noqa: F401
+from common.losses.wgan import gradient_penalty  # noqa: F401
