@@ -30,7 +30,8 @@ class RefinerConfig:
     (0 = original behaviour). Optimiser: Adam ``lr`` 2e-4, ``beta1`` 0.5. Data: ``batch_size`` 8 crops
     of ``crop_size`` 256 px in target ``style`` (see :data:`linerefiner.synth.STYLES`), optionally mixed
     with real pairs from ``pairs_dir`` at fraction ``real_fraction``. ``steps`` iterations, each one D
-    step then one G step; checkpoint every ``save_every`` steps.
+    step then one G step; checkpoint every ``save_every`` steps. ``bf16``: bfloat16 autocast for the
+    forward passes (fp32 weights and optimiser; about 1.7x faster on AVX512-BF16 CPUs).
     """
 
     channels: int = 64
@@ -51,6 +52,7 @@ class RefinerConfig:
     steps: int = 10001
     save_every: int = 250
     seed: int = 0
+    bf16: bool = False
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-safe) of every field."""

@@ -11,6 +11,7 @@ D discriminator logits, sigma the logistic function, BCE(p, l) = -[l log p + (1 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -77,8 +78,8 @@ class Trainer:
     ):
         self.cfg, self.device, self.rank = cfg, torch.device(device), rank
         torch.manual_seed(cfg.seed)
-        self.G: nn.Module = LineGenerator(cfg).to(self.device)
-        self.D: nn.Module = LineDiscriminator(cfg).to(self.device)
+        self.G: nn.Module = LineGenerator(cfg).to(self.device).to(memory_format=torch.channels_last)
+        self.D: nn.Module = LineDiscriminator(cfg).to(self.device).to(memory_format=torch.channels_last)
         if world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.G = nn.parallel.DistributedDataParallel(self.G, device_ids=ids)
@@ -97,7 +98,13 @@ class Trainer:
         x, y = training_batch(
             step, c.batch_size, c.crop_size, c.style, c.seed, self.rank, self.real, c.real_fraction
         )
-        return to_signed(x).to(self.device), to_signed(y).to(self.device)
+        cl = torch.channels_last
+        return to_signed(x).to(self.device, memory_format=cl), to_signed(y).to(self.device, memory_format=cl)
+
+    def _autocast(self):
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def step(self) -> dict[str, float]:
         """One iteration on the batch of the current step; returns the losses as floats."""
@@ -105,16 +112,23 @@ class Trainer:
         self.G.train()
         self.D.train()
         x, y = self.batch(self.step_count)
-        fake = self.G(x)
+        with self._autocast():
+            fake = self.G(x).float()
         adversarial = self.cfg.adv_weight > 0 and self.step_count >= self.cfg.adv_warmup
         logs: dict[str, float] = {}
         if adversarial:
-            d_loss, d_logs = discriminator_loss(self.D(y), self.D(fake.detach()))
+            with self._autocast():
+                d_real, d_fake = self.D(y).float(), self.D(fake.detach()).float()
+            d_loss, d_logs = discriminator_loss(d_real, d_fake)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
             logs.update(d_logs)
-        g_loss, g_logs = generator_loss(fake, y, self.D(fake) if adversarial else None, self.cfg)
+        d_fake_g = None
+        if adversarial:
+            with self._autocast():
+                d_fake_g = self.D(fake).float()
+        g_loss, g_logs = generator_loss(fake, y, d_fake_g, self.cfg)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
