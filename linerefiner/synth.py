@@ -259,7 +259,7 @@ def render_target(strokes: list[np.ndarray], style: LineStyle, height: int, widt
     return render_segments(segs, widths, np.full(len(segs), style.ink), height, width)
 
 
-def _discs(
+def disc_coverage(
     rng: np.random.Generator, centres: np.ndarray, r_lo: float, r_hi: float, height: int, width: int
 ) -> np.ndarray:
     """Anti-aliased disc coverage ``(H, W)`` float32 in [0, 1] at ``centres`` (M, 2) px, radius U(lo, hi)."""
@@ -279,7 +279,7 @@ def _discs(
     return mask.astype(np.float32) / 255.0
 
 
-def _points_on(strokes: list[np.ndarray], rng: np.random.Generator, m: int) -> np.ndarray:
+def points_on_strokes(strokes: list[np.ndarray], rng: np.random.Generator, m: int) -> np.ndarray:
     """``m`` random points (M, 2) px on random segments of ``strokes``."""
     segs = np.concatenate(strokes)
     idx = rng.integers(len(segs), size=m)
@@ -320,11 +320,13 @@ def render_input(
         img = np.where(img < 0.5 + 0.5 * gray, gray, 1.0).astype(np.float32)
     n_gaps = int(rng.poisson(rng.uniform(0, 3) * area))
     if n_gaps:
-        gaps = _discs(rng, _points_on(strokes, rng, n_gaps), 1.0, 2.5, height, width)
+        gaps = disc_coverage(rng, points_on_strokes(strokes, rng, n_gaps), 1.0, 2.5, height, width)
         img = img + (1 - img) * gaps
     n_speck = int(rng.poisson(rng.uniform(0, 12) * area))
     if n_speck:
-        specks = _discs(rng, rng.uniform([0, 0], [width, height], (n_speck, 2)), 0.4, 1.0, height, width)
+        specks = disc_coverage(
+            rng, rng.uniform([0, 0], [width, height], (n_speck, 2)), 0.4, 1.0, height, width
+        )
         img = img * (1 - specks * rng.uniform(0.3, 0.8))
     if rng.random() < 0.4:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.7))
