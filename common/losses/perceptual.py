@@ -94,8 +94,16 @@ class VGGFeatures(nn.Module):
         super().__init__()
         if arch not in ("vgg16", "vgg19"):
             raise ValueError(f"arch must be 'vgg16' or 'vgg19', got {arch!r}")
-        backbone = load_torchvision_backbone(arch, weights, random_weights=random_weights)
-        features = backbone.features
+        if random_weights:  # only the conv part: skips initialising VGG's 120M-parameter classifier
+            from torchvision.models.vgg import cfgs, make_layers
+
+            features = make_layers(cfgs["D" if arch == "vgg16" else "E"])
+            for module in features.modules():
+                if isinstance(module, nn.Conv2d):  # torchvision's VGG initialisation
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                    nn.init.zeros_(module.bias)
+        else:
+            features = load_torchvision_backbone(arch, weights).features
         names = vgg_layer_names(features)
         self.layers = [names[i] if isinstance(i, int) else str(i) for i in layers]
         unknown = [name for name in self.layers if name not in names]
