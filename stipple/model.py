@@ -1,0 +1,282 @@
+"""The stippling network: image encoder -> 1024-d style code -> style MLP -> AdaIN grid decoder -> heads.
+
+Shape letters: B batch, G grid cells per side (G = sqrt(points)), K point slots per cell, S input side.
+
+- Encoder: torchvision ResNet-50 / ResNet-18 (frozen, kept in eval mode, weights from the local torch.hub
+  cache through ``common.pretrained``) or ``scratch``, a small trainable CNN (the offline path).
+- Style code z = Linear(features) (1024-d); style MLP w = 3 x [Linear(1024, 1024), ReLU](z).
+- Decoder: a learned constant (C0, 4, 4); per level [nearest x2 -> Conv3x3 -> AdaIN(w) -> ELU] up to G x G
+  (Lim, Ibing & Kobbelt 2019's AdaIN grid decoder in 2-D, as in the release's revision 3741ffe). With
+  ``skip`` (default) the input's density map, area-pooled to the level's size, is concatenated to every
+  conv input (a departure, see ``stipple/__init__.py``).
+- Heads (1x1 convs): density lambda >= 0 (expected stipples per cell, softplus), K location offsets in the
+  cell (sigmoid) and K colours (sigmoid). A cell emits round(lambda) of its slots: :func:`allocate_counts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_TV_WEIGHTS = {"resnet50": "IMAGENET1K_V2", "resnet18": "IMAGENET1K_V1"}
+
+
+def grid_for_points(points: int) -> int:
+    """G with G * G == points; raises UserError when ``points`` is not a square grid size."""
+    g = math.isqrt(max(points, 0))
+    if points < 1 or g * g != points:
+        raise UserError(f"--points must be a square grid size (G x G, e.g. 1024 = 32 x 32), got {points}")
+    return g
+
+
+@dataclass
+class StippleNetConfig:
+    """Network configuration (stored in every checkpoint; the model is rebuilt from it).
+
+    points: N stipples of the training targets; the point grid is G x G with G = sqrt(N), G = 4 * 2^k.
+    slots: K point slots per cell (a cell emits 0..K stipples).
+    image_size: S, input side in pixels.
+    encoder: "resnet50" | "resnet18" (frozen, pretrained) | "scratch" (trainable small CNN).
+    encoder_trainable: train the encoder too (the offline path for a ResNet without weights).
+    style_dim: size of the style code z and of w.
+    base_channels: C0 of the 4 x 4 constant.
+    skip: concatenate the pooled input density to every decoder level.
+    """
+
+    points: int = 1024
+    slots: int = 6
+    image_size: int = 128
+    encoder: str = "scratch"
+    encoder_trainable: bool = True
+    style_dim: int = 1024
+    base_channels: int = 256
+    skip: bool = True
+
+    @property
+    def grid(self) -> int:
+        return grid_for_points(self.points)
+
+    def validate(self) -> StippleNetConfig:
+        g = self.grid
+        if g < 4 or (g & (g - 1)) != 0:
+            raise UserError(f"--points must be G x G with G = 4, 8, 16, 32, 64 ... (got {self.points})")
+        if self.encoder not in ("resnet50", "resnet18", "scratch"):
+            raise UserError(f"--encoder must be resnet50, resnet18 or scratch, got {self.encoder!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ScratchEncoder(nn.Module):
+    """Small CNN trained with the network: 4 x [Conv3x3 stride 2, GroupNorm, ReLU], global average pool.
+
+    forward: (B, 3, S, S) in [0, 1] -> (B, 256).
+    """
+
+    out_dim = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        chans = [3, 32, 64, 128, 256]
+        layers = []
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+            layers += [nn.Conv2d(cin, cout, 3, 2, 1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x - 0.5).mean((2, 3))
+
+
+class ResNetEncoder(nn.Module):
+    """torchvision ResNet without its fc layer: (B, 3, S, S) in [0, 1] -> (B, 2048 or 512).
+
+    Frozen unless ``trainable``; a frozen encoder stays in eval mode (its BatchNorm statistics never drift,
+    the release's ``model.train()`` bug).
+    """
+
+    def __init__(self, name: str, random_weights: bool, trainable: bool) -> None:
+        super().__init__()
+        from common.pretrained import load_torchvision_backbone
+
+        net = load_torchvision_backbone(name, _TV_WEIGHTS[name], random_weights=random_weights)
+        self.out_dim = net.fc.in_features
+        net.fc = nn.Identity()
+        self.net, self.trainable = net, trainable
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if not trainable:
+            self.net.requires_grad_(False)
+            self.net.eval()
+
+    def train(self, mode: bool = True) -> ResNetEncoder:
+        super().train(mode)
+        if not self.trainable:
+            self.net.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+class AdaIN(nn.Module):
+    """Adaptive instance norm: InstanceNorm(x) * (1 + gamma(w)) + beta(w); x (B, C, H, W), w (B, D)."""
+
+    def __init__(self, channels: int, style_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.gamma = nn.Linear(style_dim, channels)
+        self.beta = nn.Linear(style_dim, channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * (1 + self.gamma(w)[..., None, None]) + self.beta(w)[..., None, None]
+
+
+class DecoderBlock(nn.Module):
+    """[nearest x2 (optional) -> Conv3x3 (+ skip channel) -> AdaIN(w) -> ELU]."""
+
+    def __init__(self, cin: int, cout: int, style_dim: int, upsample: bool, skip: bool) -> None:
+        super().__init__()
+        self.upsample, self.skip = upsample, skip
+        self.conv = nn.Conv2d(cin + int(skip), cout, 3, 1, 1, bias=False)
+        self.adain = AdaIN(cout, style_dim)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, density: torch.Tensor | None) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if self.skip:
+            x = torch.cat([x, F.adaptive_avg_pool2d(density, x.shape[-2:])], 1)
+        return F.elu(self.adain(self.conv(x), w))
+
+
+def _head(cin: int, hidden: list[int], cout: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Conv2d(cin, h, 1), nn.ELU()]
+        cin = h
+    layers.append(nn.Conv2d(cin, cout, 1))
+    return nn.Sequential(*layers)
+
+
+class StippleNet(nn.Module):
+    """Image -> per-cell stipple density, K point slots per cell with positions and colours.
+
+    forward(image (B, 3, S, S) float in [0, 1]) -> dict:
+        ``density`` (B, G, G) expected stipples per cell (>= 0),
+        ``positions`` (B, G*G, K, 2) normalised (x, y) of every slot (cells in row-major order),
+        ``colors`` (B, G*G, K, 3) in [0, 1].
+    """
+
+    def __init__(self, config: StippleNetConfig, random_weights: bool = False) -> None:
+        super().__init__()
+        self.config = config.validate()
+        c = config
+        if c.encoder == "scratch":
+            self.encoder: nn.Module = ScratchEncoder()
+        else:
+            self.encoder = ResNetEncoder(c.encoder, random_weights, c.encoder_trainable)
+        self.to_style = nn.Linear(self.encoder.out_dim, c.style_dim)
+        self.style_mlp = nn.Sequential(
+            *[m for _ in range(3) for m in (nn.Linear(c.style_dim, c.style_dim), nn.ReLU())]
+        )
+        self.const = nn.Parameter(torch.randn(1, c.base_channels, 4, 4))
+        levels = int(math.log2(c.grid // 4))
+        chans = [c.base_channels] + [max(64, c.base_channels >> (i + 1)) for i in range(levels)]
+        self.blocks = nn.ModuleList(
+            [DecoderBlock(c.base_channels, c.base_channels, c.style_dim, False, c.skip)]
+        )
+        for i in range(levels):
+            self.blocks.append(DecoderBlock(chans[i], chans[i + 1], c.style_dim, True, c.skip))
+        cf, k = chans[-1], c.slots
+        self.density_head = _head(cf, [16, 8], 1)
+        self.location_head = _head(cf, [64, 32], 2 * k)
+        self.color_head = _head(cf, [32], 3 * k)
+        nn.init.constant_(self.density_head[-1].bias, 0.5)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        b = image.shape[0]
+        g, k = self.config.grid, self.config.slots
+        z = self.to_style(self.encoder(image))  # (B, style_dim)
+        w = self.style_mlp(z)
+        luma = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
+        rho = 1.0 - luma  # (B, 1, S, S)
+        x = self.const.expand(b, -1, -1, -1)
+        for block in self.blocks:
+            x = block(x, w, rho if self.config.skip else None)
+        density = F.softplus(self.density_head(x))[:, 0]  # (B, G, G)
+        offsets = (
+            torch.sigmoid(self.location_head(x)).view(b, k, 2, g, g).permute(0, 3, 4, 1, 2)
+        )  # (B,G,G,K,2)
+        rows = torch.arange(g, device=x.device, dtype=x.dtype).view(1, g, 1, 1)
+        cols = torch.arange(g, device=x.device, dtype=x.dtype).view(1, 1, g, 1)
+        px = (cols + offsets[..., 0]) / g
+        py = (rows + offsets[..., 1]) / g
+        positions = torch.stack([px, py], -1).reshape(b, g * g, k, 2)
+        colors = (
+            torch.sigmoid(self.color_head(x))
+            .view(b, k, 3, g, g)
+            .permute(0, 3, 4, 1, 2)
+            .reshape(b, g * g, k, 3)
+        )
+        return {"density": density, "positions": positions, "colors": colors}
+
+
+def allocate_counts(weights: torch.Tensor, n_points: int, cap: int) -> torch.Tensor:
+    """Integer stipple counts per cell proportional to ``weights``, summing to ``n_points``, each <= cap.
+
+    Largest-remainder rounding (Hamilton's method), repeated while capped cells free points for the rest.
+
+    Args:
+        weights: (B, C) float >= 0.
+        n_points: total per row (must be <= C * cap).
+        cap: K, the most points one cell may take.
+
+    Returns:
+        (B, C) int64 counts.
+    """
+    b, c = weights.shape
+    w = weights.detach().double().clamp(min=0) + 1e-12
+    counts = torch.zeros(b, c, dtype=torch.long, device=weights.device)
+    for _ in range(16):
+        need = n_points - counts.sum(1, keepdim=True)  # (B, 1)
+        if bool((need <= 0).all()):
+            break
+        free = counts < cap
+        ww = torch.where(free, w, torch.zeros_like(w))
+        share = ww / ww.sum(1, keepdim=True).clamp(min=1e-30) * need
+        add = torch.minimum(share.floor().long(), cap - counts)
+        counts = counts + add
+        need = n_points - counts.sum(1, keepdim=True)
+        frac = torch.where(counts < cap, share - share.floor(), torch.full_like(share, -1.0))
+        order = frac.argsort(1, descending=True)
+        rank = torch.empty_like(order).scatter_(1, order, torch.arange(c, device=w.device).expand(b, c))
+        bump = (rank < need) & (counts < cap)
+        counts = counts + bump.long()
+    return counts
+
+
+def slot_mask(counts: torch.Tensor, slots: int) -> torch.Tensor:
+    """(B, C, K) bool: slot k of a cell is used when k < count. counts (B, C) int."""
+    return torch.arange(slots, device=counts.device).view(1, 1, slots) < counts[..., None]
+
+
+def gather_points(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pack the used slots of every row first: values (B, C, K, D), mask (B, C, K) ->
+    (packed (B, M, D), packed_mask (B, M)) with M the largest used count in the batch."""
+    b, c, k, d = values.shape
+    flat_v, flat_m = values.reshape(b, c * k, d), mask.reshape(b, c * k)
+    order = torch.argsort(flat_m.to(torch.int8), dim=1, descending=True, stable=True)
+    m = max(1, int(flat_m.sum(1).max()))
+    idx = order[:, :m]
+    return flat_v.gather(1, idx[..., None].expand(-1, -1, d)), flat_m.gather(1, idx)
