@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from common.renderers.oil import render_oil
-from compositor.env import schedule
+from compositor.env import schedule, teacher_box
 from compositor.model import action_to_box, crop_boxes, patch_to_canvas, sub_box
 
 STROKES_PER_CALL = 5
@@ -86,7 +86,12 @@ def paint_regions(state: _Canvas, actor, stroke_num: int, per_region: int = 20) 
     calls = per_region // STROKES_PER_CALL
     steps, k = schedule(stroke_num, per_region)
     full = _full_box(state.canvas.device, state.canvas.dtype)
-    min_box = actor.config.min_box
+    min_box = actor.config.min_box if actor is not None else 0.08
+    if actor is None:  # the imitation teacher instead of the trained actor (ablation, not in the paper)
+
+        def actor(t, c):
+            return teacher_box(t, c, min_box)
+
     for _ in range(steps):
         if state.left <= 0:
             break
@@ -134,7 +139,7 @@ def paint_image(
     Args:
         target: (1, 3, H, W) in [0, 1] at the output resolution.
         painter: :class:`painter.model.Painter` (eval). actor: :class:`compositor.model.Actor` (eval;
-            unused in mode 3).
+            unused in mode 3), or None for the greedy largest-error teacher of ``compositor.env``.
         stroke_num: strokes to paint (>= 1).
         mode: 1 compositor on the target; 2 compositor on a blurred target (downsampled to a 128 long
             side and back: smoother, coarser paintings); 3 uniform grid without the compositor.

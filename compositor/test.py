@@ -42,6 +42,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--refine", type=non_negative_int, default=0, help="Adam steps on the strokes")
     parser.add_argument("--refine_size", type=int_in(32, 4096), default=256, help="refinement resolution")
     parser.add_argument("--per_region", type=int_in(5, 100), default=20, help="strokes per region (x5)")
+    parser.add_argument(
+        "--policy",
+        choices=("actor", "teacher"),
+        default="actor",
+        help="who picks regions in modes 1/2: the trained actor, or the greedy teacher (ablation)",
+    )
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: shipped)")
     parser.add_argument("--compositor", default=None, help="compositor checkpoint (default: shipped)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
@@ -71,7 +77,9 @@ def main(argv=None) -> int:
     images = list_images(args.img_path)  # raises ImageLoadError before anything is written
     device = get_device(args.device)
     painter = load_painter(args.painter or default_checkpoint("cnp_painter.pt"), device)
-    actor = load_actor(args.compositor or default_checkpoint("cnp_compositor.pt"), device)
+    actor = None
+    if args.policy == "actor":
+        actor = load_actor(args.compositor or default_checkpoint("cnp_compositor.pt"), device)
     out_root = prepare_output_dir(args.output_dir)
     for path in images:
         seed_everything(args.seed)

@@ -43,6 +43,27 @@ class Painter(nn.Module):
         net = torchvision.models.resnet18(num_classes=self.config.strokes_per_call * NUM_PARAMS)
         net.conv1 = nn.Conv2d(6, 64, kernel_size=3, stride=2, padding=1, bias=False)
         self.net = net
+        self._init_stroke_prior()
+
+    @torch.no_grad()
+    def _init_stroke_prior(self) -> None:
+        """Start from small strokes spread over the patch (not in the paper; see painter/__init__.py).
+
+        The output bias puts the 5 strokes of a call at the centre and the four quadrant centres with
+        length and thickness 0.25 of the patch, and the FC weights are scaled by 0.1, so training starts
+        in the "many local strokes" regime instead of the one-big-stroke optimum that a short training
+        run otherwise falls into.
+        """
+        fc = self.net.fc
+        fc.weight.mul_(0.1)
+        n = self.config.strokes_per_call
+        centres = [(0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)]
+        bias = torch.zeros(n, NUM_PARAMS)
+        for i in range(n):
+            cx, cy = centres[i % len(centres)]
+            bias[i, 0], bias[i, 1] = torch.logit(torch.tensor(cx)), torch.logit(torch.tensor(cy))
+            bias[i, 2] = bias[i, 3] = torch.logit(torch.tensor(0.25))
+        fc.bias.copy_(bias.flatten())
 
     def forward(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
         """Predict strokes for a patch.

@@ -87,7 +87,7 @@ def _make_texture(size: int, seed: int) -> torch.Tensor:
     alpha = torch.clamp((1.0 - r) / soft + 0.5, 0.0, 1.0)
     alpha = alpha * alpha * (3 - 2 * alpha)  # smoothstep
     alpha[(u.abs() > 0.96) | (v.abs() > 0.96)] = 0.0
-    return torch.stack([intensity.clamp(0, 1) * (alpha > 0), alpha])[None].float()  # (1, 2, T, T)
+    return torch.stack([intensity.clamp(0, 1), alpha])[None].float()  # (1, 2, T, T)
 
 
 def brush_texture(size: int = TEXTURE_SIZE, seed: int = 0, device=None, dtype=torch.float32) -> torch.Tensor:
