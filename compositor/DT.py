@@ -37,9 +37,7 @@ def main(argv=None) -> int:
         d_max = (args.kernel_size // 2) * 2**0.5
         save_image(edges.expand(-1, 3, -1, -1).cpu(), out / f"{path.stem}_edges.png")
         save_image((dt / d_max).clamp(0, 1).expand(-1, 3, -1, -1).cpu(), out / f"{path.stem}_dt.png")
-        print(
-            f"{path.name}: edges {edges.mean().item():.3f}, mean DT {dt.mean().item():.2f} px -> {out}"
-        )
+        print(f"{path.name}: edges {edges.mean().item():.3f}, mean DT {dt.mean().item():.2f} px -> {out}")
     return 0
 
 

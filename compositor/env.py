@@ -57,7 +57,7 @@ def phasic_reward(
 
 
 @torch.no_grad()
-def paint_box(painter, target, canvas, boxes, calls: int, size: int = 128):
+def paint_box(painter, target, canvas, boxes, calls: int, size: int | None = None):
     """Paint ``calls`` x 5 strokes in each box; returns the new canvas and the strokes on the canvas.
 
     Args:
@@ -68,6 +68,7 @@ def paint_box(painter, target, canvas, boxes, calls: int, size: int = 128):
         canvas (E, 3, H, W) and strokes (E, 5 * calls, 8) in canvas coordinates.
     """
     h, w = canvas.shape[-2:]
+    size = size or painter.config.patch
     t_patch = crop_boxes(target, boxes, size)
     strokes = []
     for _ in range(calls):

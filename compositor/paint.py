@@ -48,11 +48,14 @@ class _Canvas:
         """Paint up to ``calls`` x 5 strokes inside ``box`` (1, 4), never beyond the budget."""
         h, w = self.canvas.shape[-2:]
         self.regions.append(box[0])
-        t_patch = crop_boxes(self.target, box)
+        size = self.painter.config.patch
+        t_patch = crop_boxes(self.target, box, size)
         for _ in range(calls):
             if self.left <= 0:
                 return
-            s = self.painter(t_patch, crop_boxes(self.canvas, box))[:, : self.left]  # (1, n, 8), patch coords
+            s = self.painter(t_patch, crop_boxes(self.canvas, box, size))[
+                :, : self.left
+            ]  # (1, n, 8), patch coords
             s = patch_to_canvas(s, box, h, w).clamp(0, 1)
             self.canvas = render_oil(s, self.canvas)
             self.strokes.append(s[0])
@@ -87,6 +90,7 @@ def paint_regions(state: _Canvas, actor, stroke_num: int, per_region: int = 20) 
     steps, k = schedule(stroke_num, per_region)
     full = _full_box(state.canvas.device, state.canvas.dtype)
     min_box = actor.config.min_box if actor is not None else 0.08
+    asz = actor.config.patch if actor is not None else 128  # actor input size
     if actor is None:  # the imitation teacher instead of the trained actor (ablation, not in the paper)
 
         def actor(t, c):
@@ -95,14 +99,18 @@ def paint_regions(state: _Canvas, actor, stroke_num: int, per_region: int = 20) 
     for _ in range(steps):
         if state.left <= 0:
             break
-        top = action_to_box(actor(crop_boxes(state.target, full), crop_boxes(state.canvas, full)), min_box)
+        top = action_to_box(
+            actor(crop_boxes(state.target, full, asz), crop_boxes(state.canvas, full, asz)), min_box
+        )
         if k == 1:
             state.paint(top, calls)
             continue
         for _ in range(k):
             if state.left <= 0:
                 break
-            rel = action_to_box(actor(crop_boxes(state.target, top), crop_boxes(state.canvas, top)), min_box)
+            rel = action_to_box(
+                actor(crop_boxes(state.target, top, asz), crop_boxes(state.canvas, top, asz)), min_box
+            )
             state.paint(sub_box(top, rel), calls)
 
 

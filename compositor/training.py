@@ -56,20 +56,24 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     torch.manual_seed(cfg.seed + ctx.rank)
     painter = load_painter(cfg.painter or default_checkpoint("cnp_painter.pt"), device)
     painter.requires_grad_(False)
+    episode, last = 0, out_dir / "last.pt"
+    ckpt = load_checkpoint(last) if last.is_file() else None
+    if ckpt is not None:
+        cfg.model = dict(ckpt["config"]["model"])  # the stored architecture wins over the flags
     actor = Actor(CompositorConfig(**cfg.model))
     agent = DDPG(
         actor, device, tau=cfg.tau, lr_actor=cfg.lr_actor, lr_critic=cfg.lr_critic, bc_weight=cfg.bc_weight
     )
-    episode, last = 0, out_dir / "last.pt"
-    if last.is_file():
-        ckpt = load_checkpoint(last)
+    if ckpt is not None:
         load_model_state(agent.actor, ckpt)
         agent.load_state(ckpt["extra"])
         episode = ckpt["step"]
         log(f"resumed from {last} at episode {episode}")
     photos = load_photos(cfg.dataset)
-    sampler = CropSampler(photos, min_frac=0.3, seed=cfg.seed * 1000 + ctx.rank + episode)
-    val_targets = CropSampler(photos, min_frac=0.3, seed=4321).sample(8).to(device)
+    size = agent.actor.config.patch  # environment resolution = the actor's input size
+    sampler = CropSampler(photos, size=size, min_frac=0.3, seed=cfg.seed * 1000 + ctx.rank + episode)
+    val_targets = CropSampler(photos, size=size, min_frac=0.3, seed=4321).sample(min(8, 2 * cfg.env_batch))
+    val_targets = val_targets.to(device)
     env = PaintEnv(
         painter, calls=cfg.calls, max_step=cfg.max_step, min_box=agent.actor.config.min_box, reward=cfg.reward
     )

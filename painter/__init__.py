@@ -1,1 +1,49 @@
-"""CNP painter (docstring completed below)."""
+"""CNP painter: "what to paint" in a region (the painter half of the Compositional Neural Painter).
+
+Paper: T. Hu, R. Yi, H. Zhu, L. Liu, J. Peng, Y. Wang, C. Wang, L. Ma, "Stroke-based Neural Painting and
+Stylization with Dynamically Predicted Painting Region", ACM MM 2023 (arXiv 2309.03504), Sec. 3.2.
+The compositor ("where to paint") is in ``compositor/``; together they form CNP.
+
+Model: a ResNet-18 (BasicBlock [2, 2, 2, 2], BatchNorm) reads the target patch I and the canvas patch C_t
+(both 128 x 128, channel order (target, canvas) everywhere) and outputs 5 ``oil`` strokes x 8 parameters
+(x, y, w, h, theta, R, G, B) in [0, 1] (sigmoid), in the patch's own coordinates. The strokes are
+composited in order: C_{t+1} = render(S, C_t).
+
+Losses (Eq. 3-6), per update on a (target, canvas) state drawn from the replay memory:
+
+    L_pixel  = || C_{t+1} - I ||_2^2                              (mean squared error, beta_pixel = 1)
+    L_adv    = - D(C_{t+1})                                  (WGAN generator term, critic D sees the canvas)
+    gamma    = beta_w * |L_pixel| / |L_adv|     (detached, beta_w = 0.1: the adaptive weight of Eq. 6)
+    L_painter = L_pixel + gamma * L_adv
+    L_D      = D(C_{t+1}) - D(U) + lambda * (||grad D(x_hat)||_2 - 1)^2,   U ~ Uniform(0, 1) noise as the
+               "real" samples, x_hat = eps U + (1 - eps) C_{t+1}, lambda = 10 (WGAN-GP).
+
+Paper symbol -> code name:
+
+    I, C_t, C_{t+1}        target, canvas, fake                   (painter/training.py)
+    S (5 x 8 strokes)      Painter.forward(...) -> (B, 5, 8)       (painter/model.py)
+    render                 PatchRenderer (analytic ``common.renderers.oil.render_oil``, or the FCN)
+    D                      Critic (5 weight-normalised 5x5 stride-2 convs, TReLU)
+    L_pixel, L_adv, gamma  l_pix, l_adv, gamma                    (painter/training.py)
+    beta_w, lambda         PainterTrainConfig.beta_adv, .gp_weight
+    replay memory          ReplayMemory (uint8 states, random eviction)
+
+Departures from the paper / the original release, and why:
+
+- Fixed channel order (target, canvas) everywhere; the release trained with (target, canvas) but called
+  the painter with (canvas, target) in the compositor and at test time (a bug).
+- gamma divides by |L_adv| (the release divided by the signed value, flipping the gradient when D > 0).
+- Training renders with the analytic, differentiable ``oil`` renderer by default (``--renderer oil``):
+  on a CPU it is cheaper than the 11 M-parameter FCN and exact, so the painter learns the strokes that are
+  drawn at test time. ``--renderer PATH`` trains through a trained FCN as in the paper.
+- The brush texture is procedural (``common.renderers.oil.brush_texture``), not the release's PNGs.
+- Output-layer initialisation with a small-stroke prior (5 strokes of 0.25 x 0.25 of the patch at the
+  centre and quadrant centres, FC weights x 0.1): with the few hundred updates a shared CPU allows, a
+  default initialisation collapses to "every stroke covers the whole patch" (observed: mean w = 0.91,
+  h = 0.85 after 121 updates), which the paper's 2 M iterations train out of.
+- CPU-sized defaults (batch 8, rollout 8 calls per global step, memory 4000 states) instead of batch 32,
+  40 calls and 1000 stored batches; data are random square crops of random size (10 % to 100 % of the
+  shorter side) resized to 128, so the painter sees the scales of the compositor's regions; the
+  release's save condition (inverted: saving almost every step) is fixed: every ``--save_every`` updates.
+- The release's leftover Paint Transformer code (``painter_model.py`` with a syntax error) is not ported.
+"""

@@ -41,6 +41,7 @@ def main(argv=None) -> int:
         "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"
     )
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--patch", type=positive_int, default=128, help="patch side in pixels [paper: 128]")
     args = parser.parse_args(argv)
     import torch
 
@@ -48,6 +49,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     names = {f.name for f in fields(PainterTrainConfig)}
     cfg = PainterTrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    cfg.model["patch"] = args.patch
     out_dir = prepare_output_dir(args.output_dir)
     ctx = init_distributed(args.device)
     try:

@@ -99,13 +99,15 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     into ``out_dir``. Returns the final metrics dict."""
     device = ctx.device
     torch.manual_seed(cfg.seed + ctx.rank)
+    step, last = 0, out_dir / "last.pt"
+    ckpt = load_checkpoint(last) if last.is_file() else None
+    if ckpt is not None:
+        cfg.model = dict(ckpt["config"]["model"])  # the stored architecture wins over the flags
     painter = Painter(PainterConfig(**cfg.model)).to(device)
     critic = Critic().to(device)
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999))
-    step, last = 0, out_dir / "last.pt"
-    if last.is_file():
-        ckpt = load_checkpoint(last)
+    if ckpt is not None:
         load_model_state(painter, ckpt)
         load_model_state(critic, ckpt["extra"]["critic"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -116,8 +118,10 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
         painter = torch.nn.parallel.DistributedDataParallel(painter)
         critic = torch.nn.parallel.DistributedDataParallel(critic)
     renderer = build_renderer(cfg.renderer, device)
-    sampler = CropSampler(load_photos(cfg.dataset), seed=cfg.seed * 1000 + ctx.rank + step)
-    val_targets = CropSampler(load_photos(cfg.dataset), seed=12345).sample(16).to(device)
+    size = unwrap_model(painter).config.patch
+    photos = load_photos(cfg.dataset)
+    sampler = CropSampler(photos, size=size, seed=cfg.seed * 1000 + ctx.rank + step)
+    val_targets = CropSampler(photos, size=size, seed=12345).sample(min(16, 2 * cfg.batch_size)).to(device)
     memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
     start, metrics = time.time(), {}
     run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
