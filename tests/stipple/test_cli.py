@@ -1,0 +1,199 @@
+"""Command-line behaviour of stipple/test.py, train.py, make_dataset.py: outputs a user checks, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from common.checkpoint import save_checkpoint
+from common.cli import run_main
+from stipple import make_dataset, train
+from stipple import test as stipple_test
+from stipple.model import StippleNet, StippleNetConfig
+
+REPO = Path(__file__).resolve().parents[2]
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def camera_png(tmp_path):
+    import skimage.data
+
+    path = tmp_path / "in" / "camera.png"
+    path.parent.mkdir()
+    Image.fromarray(skimage.data.camera()).resize((96, 96)).save(path)
+    return path
+
+
+def _run(main, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_main(main, argv)
+    return exc.value.code, capsys.readouterr()
+
+
+def _check_outputs(out: Path, stem: str, points: int):
+    rows = list(csv.DictReader(open(out / f"{stem}_points.csv")))
+    root = ET.parse(out / f"{stem}.svg").getroot()  # valid XML
+    circles = root.findall(f"{SVG_NS}circle")
+    assert len(circles) == len(rows) == points
+    assert root.get("width") == "120mm"
+    metrics = json.loads((out / f"{stem}_metrics.json").read_text())
+    assert metrics["points"] == points and metrics["seconds"] > 0 and metrics["tone_psnr"] > 8
+    png = Image.open(out / f"{stem}_stipple.png")
+    assert max(png.size) == 256 and min(png.getextrema()[0]) < 50  # dark dots on white
+    return metrics
+
+
+@pytest.mark.parametrize("method", ["wvs", "lbg"])
+def test_classical_on_real_photo(method, camera_png, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _ = _run(
+        stipple_test.main,
+        [
+            str(camera_png),
+            "--method",
+            method,
+            "--points",
+            "200",
+            "--n_iter",
+            "8",
+            "--size_mm",
+            "120",
+            "--render_side",
+            "256",
+            "--output_dir",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0
+    _check_outputs(out, "camera", 200)
+
+
+def test_net_on_real_photo(camera_png, tmp_path, capsys):
+    cfg = StippleNetConfig(points=64, slots=4, image_size=32, style_dim=64, base_channels=32)
+    ckpt = tmp_path / "net.pt"
+    save_checkpoint(
+        ckpt,
+        model_state=StippleNet(cfg).state_dict(),
+        config={"model": cfg.to_dict()},
+        step=0,
+        metrics={},
+        provenance={"offline_encoder": None},
+        half=True,
+    )
+    out = tmp_path / "out"
+    code, _ = _run(
+        stipple_test.main,
+        [
+            str(camera_png),
+            "--method",
+            "net",
+            "--points",
+            "256",
+            "--checkpoint",
+            str(ckpt),
+            "--size_mm",
+            "120",
+            "--render_side",
+            "256",
+            "--output_dir",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0
+    _check_outputs(out, "camera", 256)
+
+
+def test_module_entry_point_bad_input_one_line(tmp_path):
+    """`python -m stipple.test` on a missing image: one `error:` line, exit 2, nothing written."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "stipple.test", str(tmp_path / "nope.jpg"), "--output_dir", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "nope.jpg" in lines[0]
+    assert not out.exists()
+
+
+def test_bad_inputs(camera_png, tmp_path, capsys):
+    code, cap = _run(
+        stipple_test.main,
+        [str(camera_png), "--method", "net", "--points", "1000", "--output_dir", str(tmp_path / "o")],
+        capsys,
+    )
+    assert code == 2 and cap.err.startswith("error: --points must be a square grid size")
+    assert not (tmp_path / "o").exists()
+    code, cap = _run(
+        stipple_test.main,
+        [
+            str(camera_png),
+            "--method",
+            "net",
+            "--checkpoint",
+            str(tmp_path / "missing.pt"),
+            "--output_dir",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
+    assert code == 2 and cap.err.count("\n") == 1 and "missing.pt" in cap.err
+    bad = tmp_path / "bad"
+    (bad / "source").mkdir(parents=True)
+    (bad / "target").mkdir()
+    Image.new("RGB", (16, 16)).save(bad / "source" / "a.png")
+    Image.new("RGB", (16, 16)).save(bad / "target" / "b.png")
+    code, cap = _run(train.main, ["--data", str(bad), "--checkpoint_dir", str(tmp_path / "run")], capsys)
+    assert code == 2 and "no matching file names" in cap.err and cap.err.count("\n") == 1
+    code, cap = _run(train.main, ["--data", str(bad), "--points", "1000"], capsys)
+    assert code == 2 and "square grid size" in cap.err
+    code, cap = _run(
+        make_dataset.main, ["--images", str(tmp_path / "none"), "--out", str(tmp_path / "d")], capsys
+    )
+    assert code == 2 and cap.err.startswith("error:")
+
+
+def test_make_dataset_writes_layout(camera_png, tmp_path, capsys):
+    out = tmp_path / "ds"
+    code, _ = _run(
+        make_dataset.main,
+        [
+            "--images",
+            str(camera_png.parent),
+            "--out",
+            str(out),
+            "--points",
+            "64",
+            "--size",
+            "48",
+            "--n_iter",
+            "4",
+            "--synthetic",
+            "2",
+        ],
+        capsys,
+    )
+    assert code == 0
+    names = sorted(p.name for p in (out / "source").iterdir())
+    assert (
+        names
+        == sorted(p.name for p in (out / "target").iterdir())
+        == sorted(["camera.png", "synthetic_00000.png", "synthetic_00001.png"])
+    )
+    doc = json.loads((out / "points" / "camera.json").read_text())
+    assert doc["format"] == "dots" and len(doc["strokes"]) == 64
+    assert torch.tensor(doc["strokes"])[:, :2].min() >= 0
