@@ -1,0 +1,329 @@
+"""Benchmark of the differentiable stroke renderers (forward + backward) and their peak memory.
+
+    python scripts/bench_renderers.py                       # full run, 2 threads, CPU (about 10-20 min)
+    python scripts/bench_renderers.py --skip_memory --min_seconds 1
+    python scripts/bench_renderers.py --renderers bezier13,fcn --device cuda
+
+What it measures, in one run:
+1. Throughput, strokes per second of forward + backward (render, L1 to a fixed target, ``backward()`` to the
+   stroke parameters), for each analytic renderer (oil, bezier13, curve, dots) and the neural FCN renderer:
+   a) on 128 x 128 patches (``--patch_batch`` patches of ``--patch_strokes`` strokes, the segpaint set-up);
+   b) on one 512 x 512 canvas with ``--canvas_strokes`` (1000) strokes.
+   The FCN (Learning-to-Paint's, ``common.renderers.neural.FCNRenderer(10)``, random weights: speed does not
+   depend on them) sees the 10 geometry values of a bezier13 stroke, renders a 128 x 128 alpha, which is
+   bilinearly resized to the canvas and composited with the stroke colour (``composite_parallel``, in
+   checkpointed chunks on large canvases); its weights are frozen, gradients flow to the strokes.
+2. Peak memory of forward + backward for ``--memory_strokes`` (10,000) strokes on a ``--memory_size`` (1024)
+   square canvas per analytic renderer, each in a fresh subprocess: peak resident set size (``ru_maxrss``) and
+   its growth over the process's resident size just before rendering (CPU), or ``max_memory_allocated``
+   (CUDA). Target: "a few GB" (flagged above ``--memory_limit_gb``, default 4).
+
+Stroke sizes shrink with the stroke count (scale ``sqrt(8 / N)`` of the canvas side) so that every set-up
+covers the canvas a few times over, as a painting does. Prints a table and the ratio of bezier13 to FCN
+throughput (target >= 5x on the 128-px patches). The machine may be shared: say so when quoting numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+ANALYTIC = ("oil", "bezier13", "curve", "dots")
+ALL = (*ANALYTIC, "fcn")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# random strokes of each format
+
+
+def _u(gen: torch.Generator, *shape: int, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(*shape, generator=gen)
+
+
+def make_strokes(name: str, b: int, n: int, size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Random strokes of one format, sized for ``n`` strokes on a ``size`` x ``size`` canvas (CPU tensors)."""
+    scale = min(0.5, math.sqrt(8.0 / n))  # typical stroke extent, fraction of the canvas side
+    if name == "oil":
+        w = scale * _u(gen, b, n, 1, lo=0.5, hi=1.0)
+        h = w * _u(gen, b, n, 1, lo=0.2, hi=0.5)
+        p = torch.cat([_u(gen, b, n, 2), w, h, _u(gen, b, n, 4)], -1)  # (B, N, 8)
+        return {"params": p}
+    if name in ("bezier13", "fcn"):
+        centre = _u(gen, b, n, 1, 2, lo=0.05, hi=0.95)
+        pts = (centre + scale * _u(gen, b, n, 3, 2, lo=-0.5, hi=0.5)).clamp(0, 1).reshape(b, n, 6)
+        radius_px = scale * size * _u(gen, b, n, 2, lo=0.04, hi=0.12)  # radius in pixels
+        r = ((radius_px / size * 128 - 0.5) / 32).clamp(0, 1)  # LtP mapping (0.5 + 32 r) / 128 * size
+        p = torch.cat([pts, r, _u(gen, b, n, 2, lo=0.6, hi=1.0), _u(gen, b, n, 3)], -1)  # (B, N, 13)
+        return {"params": p}
+    if name == "curve":
+        centre = _u(gen, b, n, 1, 2, lo=0.05, hi=0.95)
+        cp = (centre + scale * _u(gen, b, n, 4, 2, lo=-0.5, hi=0.5)).clamp(0, 1)  # (B, N, 4, 2)
+        widths = _u(gen, b, n, lo=2.0, hi=6.0) / size  # 2-6 px lines
+        colors = torch.cat([_u(gen, b, n, 3), torch.ones(b, n, 1)], -1)
+        return {"control_points": cp, "widths": widths, "colors": colors}
+    if name == "dots":
+        radii = scale * _u(gen, b, n, lo=0.1, hi=0.25)
+        return {"centers": _u(gen, b, n, 2), "radii": radii, "colors": _u(gen, b, n, 3)}
+    raise ValueError(f"unknown renderer {name!r}")
+
+
+def make_render(name: str, device: torch.device) -> Callable[..., torch.Tensor]:
+    """``render(strokes_dict, canvas) -> canvas`` for one renderer."""
+    if name == "oil":
+        from common.renderers.oil import render_oil
+
+        return lambda s, canvas: render_oil(s["params"], canvas)
+    if name == "bezier13":
+        from common.renderers.bezier13 import render_bezier13
+
+        return lambda s, canvas: render_bezier13(s["params"], canvas)
+    if name == "curve":
+        from common.renderers.curve import render_curves
+
+        return lambda s, canvas: render_curves(s["control_points"], s["widths"], s["colors"], canvas)
+    if name == "dots":
+        from common.renderers.dots import render_dots
+
+        return lambda s, canvas: render_dots(s["centers"], s["radii"], s["colors"], canvas)
+    if name == "fcn":
+        from common.renderers.neural import FCNRenderer
+
+        fcn = FCNRenderer(10).to(device).eval().requires_grad_(False)
+        return lambda s, canvas: render_fcn(fcn, s["params"], canvas)
+    raise ValueError(f"unknown renderer {name!r}")
+
+
+def render_fcn(fcn, params: torch.Tensor, canvas: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """bezier13 strokes through the neural renderer: (B, N, 13) over (B, 3, H, W) -> (B, 3, H, W)."""
+    from torch.nn import functional as F
+    from torch.utils.checkpoint import checkpoint
+
+    from common.compositing import composite_parallel
+
+    b, n, _ = params.shape
+    h, w = canvas.shape[-2:]
+
+    def paint(out: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        alpha = fcn(p[..., :10].reshape(-1, 10))[:, 0]  # (B * n, 128, 128)
+        if (h, w) != tuple(alpha.shape[-2:]):
+            alpha = F.interpolate(alpha[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        return composite_parallel(out, p[..., 10:13], alpha.view(b, -1, h, w))
+
+    out = canvas
+    big = h * w > 128 * 128
+    for start in range(0, n, chunk if big else n):
+        p = params[:, start : start + (chunk if big else n)]
+        out = checkpoint(paint, out, p, use_reentrant=False) if big else paint(out, p)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# measurements
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def forward_backward(name: str, b: int, n: int, size: int, device: torch.device, seed: int = 0):
+    """Build strokes/target once; return a closure doing one forward + backward pass."""
+    gen = torch.Generator().manual_seed(seed)
+    strokes = {
+        k: v.to(device).requires_grad_(v.is_floating_point())
+        for k, v in make_strokes(name, b, n, size, gen).items()
+    }
+    canvas = torch.ones(b, 3, size, size, device=device)
+    target = torch.rand(b, 3, size, size, generator=gen).to(device)
+    render = make_render(name, device)
+
+    def step() -> None:
+        for v in strokes.values():
+            v.grad = None
+        out = render(strokes, canvas)
+        (out - target).abs().mean().backward()
+
+    return step, strokes
+
+
+def throughput(name: str, b: int, n: int, size: int, device: torch.device, min_seconds: float, max_reps: int):
+    """Strokes per second of forward + backward (after one warm-up pass), wall seconds per pass, and CPU
+    seconds per pass (``time.process_time``, all threads: less sensitive to other users of the machine)."""
+    step, strokes = forward_backward(name, b, n, size, device)
+    step()  # warm-up (and a check that gradients arrive)
+    grads = [v.grad for v in strokes.values() if v.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads), (
+        f"{name}: missing/non-finite gradients"
+    )
+    _sync(device)
+    reps, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    while True:
+        step()
+        _sync(device)
+        reps += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds or reps >= max_reps:
+            break
+    per_pass = elapsed / reps
+    return b * n / per_pass, per_pass, (time.process_time() - cpu_start) / reps
+
+
+def _rss_mb() -> float:
+    """Current resident set size in MB (Linux /proc), or NaN where unavailable."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * resource.getpagesize() / 2**20
+    except OSError:
+        return float("nan")
+
+
+def memory_child(name: str, n: int, size: int, device: torch.device) -> dict:
+    """Run in a fresh process: peak memory of one forward + backward of ``n`` strokes on ``size``^2."""
+    step, _ = forward_backward(name, 1, n, size, device)
+    before_mb = _rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    step()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+    result = {"renderer": name, "peak_rss_mb": peak_mb, "rss_before_mb": before_mb, "seconds": seconds}
+    if device.type == "cuda":
+        result["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
+
+
+def run_memory(name: str, args) -> dict:
+    cmd = [
+        sys.executable, "-m", "scripts.bench_renderers", "--memory_child", name, "--device", args.device,
+        "--threads", str(args.threads), "--memory_strokes", str(args.memory_strokes),
+        "--memory_size", str(args.memory_size),
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.memory_timeout)
+    except subprocess.TimeoutExpired:
+        return {"renderer": name, "error": f"timeout after {args.memory_timeout} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"renderer": name, "error": f"exit {proc.returncode}: {tail[:200]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    from common.cli import ArgumentParser, positive_float, positive_int
+    from common.device import get_device
+
+    parser = ArgumentParser(description=__doc__)
+    parser.add_argument("--renderers", default=",".join(ALL), help=f"comma list from {','.join(ALL)}")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--patch_batch", type=positive_int, default=4, help="128-px patches per pass")
+    parser.add_argument("--patch_strokes", type=positive_int, default=64, help="strokes per 128-px patch")
+    parser.add_argument("--canvas_strokes", type=positive_int, default=1000, help="strokes on the 512 canvas")
+    parser.add_argument("--memory_strokes", type=positive_int, default=10_000)
+    parser.add_argument("--memory_size", type=positive_int, default=1024)
+    parser.add_argument("--memory_limit_gb", type=positive_float, default=4.0)
+    parser.add_argument("--memory_timeout", type=positive_int, default=900, help="seconds per memory run")
+    parser.add_argument("--min_seconds", type=positive_float, default=3.0, help="timing window per set-up")
+    parser.add_argument("--max_reps", type=positive_int, default=50)
+    parser.add_argument("--skip_memory", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--memory_child", default=None, help=argparse_hidden())
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = get_device(args.device)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.memory_strokes, args.memory_size, device)))
+        return 0
+
+    names = [r.strip() for r in args.renderers.split(",") if r.strip()]
+    unknown = [r for r in names if r not in ALL]
+    if unknown:
+        parser.error(f"unknown renderer(s) {unknown}; choose from {', '.join(ALL)}")
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads "
+        "(the machine may be shared: timings include others' load)"
+    )
+    rows: dict[str, dict] = {}
+    for name in names:
+        row = rows.setdefault(name, {})
+        sps, sec, cpu = throughput(
+            name, args.patch_batch, args.patch_strokes, 128, device, args.min_seconds, args.max_reps
+        )
+        row["patch_sps"], row["patch_s"], row["patch_cpu_s"] = sps, sec, cpu
+        sps, sec, cpu = throughput(name, 1, args.canvas_strokes, 512, device, args.min_seconds, args.max_reps)
+        row["canvas_sps"], row["canvas_s"], row["canvas_cpu_s"] = sps, sec, cpu
+        print(
+            f"  {name:9s} 128px: {row['patch_sps']:9.0f} strokes/s   "
+            f"512px: {row['canvas_sps']:9.0f} strokes/s",
+            flush=True,
+        )
+        if name in ANALYTIC and not args.skip_memory:
+            row["memory"] = run_memory(name, args)
+            print(f"  {name:9s} memory: {row['memory']}", flush=True)
+
+    patch = f"128x128, {args.patch_batch}x{args.patch_strokes} strokes"
+    canvas = f"512x512, {args.canvas_strokes} strokes"
+    mem = f"{args.memory_strokes} strokes @ {args.memory_size}^2"
+    print()
+    print(f"{'renderer':10s} | {patch:^40s} | {canvas:^40s} | {mem} peak RSS MB (growth)")
+    print("-" * 130)
+    for name, row in rows.items():
+        m = row.get("memory")
+        if m is None:
+            mtext = "-"
+        elif "error" in m:
+            mtext = m["error"]
+        else:
+            grow = m["peak_rss_mb"] - m["rss_before_mb"]
+            flag = (
+                ""
+                if m["peak_rss_mb"] <= args.memory_limit_gb * 1024
+                else f"  OVER {args.memory_limit_gb:g} GB"
+            )
+            cuda = f", cuda {m['cuda_peak_mb']:.0f}" if "cuda_peak_mb" in m else ""
+            mtext = f"{m['peak_rss_mb']:.0f} ({grow:+.0f}{cuda}) in {m['seconds']:.1f} s{flag}"
+        print(
+            f"{name:10s} | {row['patch_sps']:7.0f} ({row['patch_s']:5.2f} s, "
+            f"CPU {row['patch_cpu_s']:5.2f} s/pass) | {row['canvas_sps']:6.0f} ({row['canvas_s']:6.1f} s, "
+            f"CPU {row['canvas_cpu_s']:6.1f} s/pass) | {mtext}"
+        )
+    if "bezier13" in rows and "fcn" in rows:
+        for key, label in (("patch", "128-px patches"), ("canvas", "512-px canvas")):
+            ratio = rows["bezier13"][f"{key}_sps"] / rows["fcn"][f"{key}_sps"]
+            cpu_ratio = rows["fcn"][f"{key}_cpu_s"] / rows["bezier13"][f"{key}_cpu_s"]
+            target = " (target >= 5x)" if key == "patch" else ""
+            print(
+                f"bezier13 / FCN throughput on {label}: {ratio:.2f}x wall clock, "
+                f"{cpu_ratio:.2f}x CPU time{target}"
+            )
+    if args.json:
+        from common.image_io import save_json
+
+        save_json({"args": vars(args), "device": str(device), "results": rows}, args.json)
+    return 0
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    from common.cli import run_main
+
+    run_main(main)
