@@ -21,7 +21,14 @@ from common.renderers.dots import render_dots
 from common.svg import dots_to_svg, write_svg
 from stipple.stipplers import Stipples
 
-__all__ = ["render_stipples", "tone_metrics", "chamfer_to", "write_points_csv", "write_outputs"]
+__all__ = [
+    "render_stipples",
+    "tone_metrics",
+    "chamfer_to",
+    "with_uniform_radii",
+    "write_points_csv",
+    "write_outputs",
+]
 
 
 def render_stipples(st: Stipples, height: int, width: int, color: bool = False) -> torch.Tensor:
@@ -105,3 +112,18 @@ def write_outputs(
     )  # no background rect: plotters
     save_strokes(paths["json"], "dots", params, height, width, background=[1.0, 1.0, 1.0])
     return paths
+
+
+def with_uniform_radii(st: Stipples, image: torch.Tensor) -> Stipples:
+    """The same stipples, all with one radius r such that N pi r^2 equals the image's total density mass
+    (so tone fidelity then measures where the points are, not how big each one is).
+
+    Args:
+        image: (1, 3, H, W) or (1, 1, H, W) float in [0, 1], the stippled image.
+    """
+    from stipple.stipplers import density_from_image
+
+    _, _, h, w = image.shape
+    mass = float(density_from_image(image).sum()) / min(h, w) ** 2  # in units of min(H, W)^2
+    r = math.sqrt(mass / (math.pi * max(len(st), 1)))
+    return Stipples(st.positions, torch.full_like(st.radii, r), st.colors)

@@ -5,9 +5,10 @@ Shape letters: B batch, G grid side of the network, t tiles per side, K slots.
 :func:`predict_stipples` resizes the image to t*S x t*S (S the network's input side) with
 t = ceil(sqrt(n_points / N_train)), runs the t x t tiles as one batch, weighs each tile's density by its
 share of the image's darkness (tiles are normalised crops), allocates exactly ``n_points`` stipples over the
-t^2 G^2 cells by largest remainder (at most K per cell) and reads their slot positions and colours.
-Radii are tone-matched like the classical stipplers': the stipples of cell c share its ink,
-pi r^2 = m_c / n_c, with m_c the cell's density mass.
+t^2 G^2 cells by error diffusion (at most K per cell, :func:`stipple.model.diffuse_counts`) and reads their
+slot positions and colours. Radii are tone-matched like the classical stipplers': the stipples around a
+cell share the ink of the cells around it, pi r^2 = box3(m) / box3(n), with m the density mass and n the
+stipple count per cell and box3 a 3 x 3 mean.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from common.checkpoint import load_checkpoint, load_model_state
-from stipple.model import StippleNet, StippleNetConfig, allocate_counts, grid_for_points, slot_mask
+from stipple.model import StippleNet, StippleNetConfig, diffuse_counts, grid_for_points, slot_mask
 from stipple.stipplers import Stipples, density_from_image
 
 
@@ -70,7 +71,9 @@ def predict_stipples(model: StippleNet, image: torch.Tensor, n_points: int) -> S
     dens = out["density"].clamp(min=0)
     share = cell_mass.sum((1, 2), keepdim=True)  # darkness of each tile
     weights = dens / dens.sum((1, 2), keepdim=True).clamp(min=1e-12) * share  # (t*t, G, G)
-    counts = allocate_counts(weights.reshape(1, -1), n_points, k)[0].view(t * t, g * g)
+    big = weights.view(t, t, g, g).permute(0, 2, 1, 3).reshape(t * g, t * g)  # tiles -> one cell grid
+    counts_big = diffuse_counts(big, n_points, k)  # (tG, tG)
+    counts = counts_big.view(t, g, t, g).permute(0, 2, 1, 3).reshape(t * t, g * g)
     used = slot_mask(counts, k)  # (t*t, G*G, K)
     ty = torch.arange(t, device=dev).repeat_interleave(t).view(-1, 1, 1)
     tx = torch.arange(t, device=dev).repeat(t).view(-1, 1, 1)
@@ -79,8 +82,13 @@ def predict_stipples(model: StippleNet, image: torch.Tensor, n_points: int) -> S
     gy = (ty + pos[..., 1]) / t
     positions = torch.stack([gx, gy], -1)[used]  # (n_points, 2) in tile, cell, slot order
     colors = out["colors"][used]
-    # tone-matched radii: pi r^2 = m_c / n_c, m_c in units of min(H, W)^2
+    # tone-matched radii: the stipples near a cell share the ink of the cells around it,
+    # pi r^2 = box3(m) / box3(n) on the global cell grid, m in units of min(H, W)^2
     cell_area = (w * h) / (t * g) ** 2 / min(h, w) ** 2
-    per_point = (cell_mass.view(t * t, g * g) * cell_area / counts.clamp(min=1)).sqrt() / math.sqrt(math.pi)
-    radii = per_point[:, :, None].expand(-1, -1, k)[used]
+    mass_big = cell_mass.view(t, t, g, g).permute(0, 2, 1, 3).reshape(1, 1, t * g, t * g) * cell_area
+    m3 = F.avg_pool2d(mass_big, 3, 1, 1, count_include_pad=False)
+    n3 = F.avg_pool2d(counts_big.view(1, 1, t * g, t * g).to(m3.dtype), 3, 1, 1, count_include_pad=False)
+    area = (m3 / n3.clamp(min=1e-6))[0, 0]  # (tG, tG)
+    area = area.view(t, g, t, g).permute(0, 2, 1, 3).reshape(t * t, g * g)
+    radii = (area / math.pi).sqrt()[:, :, None].expand(-1, -1, k)[used]
     return Stipples(positions.float().cpu().clamp(0, 1), radii.float().cpu(), colors.float().cpu())

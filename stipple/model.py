@@ -10,7 +10,8 @@ Shape letters: B batch, G grid cells per side (G = sqrt(points)), K point slots 
   ``skip`` (default) the input's density map, area-pooled to the level's size, is concatenated to every
   conv input (a departure, see ``stipple/__init__.py``).
 - Heads (1x1 convs): density lambda >= 0 (expected stipples per cell, softplus), K location offsets in the
-  cell (sigmoid) and K colours (sigmoid). A cell emits round(lambda) of its slots: :func:`allocate_counts`.
+  cell (sigmoid) and K colours (sigmoid). A cell emits its first n_c slots, n_c from lambda by error
+  diffusion: :func:`diffuse_counts`.
 """
 
 from __future__ import annotations
@@ -232,40 +233,6 @@ class StippleNet(nn.Module):
         return {"density": density, "positions": positions, "colors": colors}
 
 
-def allocate_counts(weights: torch.Tensor, n_points: int, cap: int) -> torch.Tensor:
-    """Integer stipple counts per cell proportional to ``weights``, summing to ``n_points``, each <= cap.
-
-    Largest-remainder rounding (Hamilton's method), repeated while capped cells free points for the rest.
-
-    Args:
-        weights: (B, C) float >= 0.
-        n_points: total per row (must be <= C * cap).
-        cap: K, the most points one cell may take.
-
-    Returns:
-        (B, C) int64 counts.
-    """
-    b, c = weights.shape
-    w = weights.detach().double().clamp(min=0) + 1e-12
-    counts = torch.zeros(b, c, dtype=torch.long, device=weights.device)
-    for _ in range(16):
-        need = n_points - counts.sum(1, keepdim=True)  # (B, 1)
-        if bool((need <= 0).all()):
-            break
-        free = counts < cap
-        ww = torch.where(free, w, torch.zeros_like(w))
-        share = ww / ww.sum(1, keepdim=True).clamp(min=1e-30) * need
-        add = torch.minimum(share.floor().long(), cap - counts)
-        counts = counts + add
-        need = n_points - counts.sum(1, keepdim=True)
-        frac = torch.where(counts < cap, share - share.floor(), torch.full_like(share, -1.0))
-        order = frac.argsort(1, descending=True)
-        rank = torch.empty_like(order).scatter_(1, order, torch.arange(c, device=w.device).expand(b, c))
-        bump = (rank < need) & (counts < cap)
-        counts = counts + bump.long()
-    return counts
-
-
 def slot_mask(counts: torch.Tensor, slots: int) -> torch.Tensor:
     """(B, C, K) bool: slot k of a cell is used when k < count. counts (B, C) int."""
     return torch.arange(slots, device=counts.device).view(1, 1, slots) < counts[..., None]
@@ -280,3 +247,61 @@ def gather_points(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tenso
     m = max(1, int(flat_m.sum(1).max()))
     idx = order[:, :m]
     return flat_v.gather(1, idx[..., None].expand(-1, -1, d)), flat_m.gather(1, idx)
+
+
+def diffuse_counts(weights: torch.Tensor, n_points: int, cap: int) -> torch.Tensor:
+    """Integer stipple counts on a cell grid by Floyd-Steinberg error diffusion of the expected counts.
+
+    The real-valued targets are ``weights`` scaled to sum to ``n_points`` with no cell above ``cap``
+    (excess redistributed proportionally); each cell then takes round(target + diffused error) in serpentine
+    order, clamped to [0, cap], and the last few points are fixed up where the residual is largest, so the
+    total is exact. Unlike per-cell rounding this spreads sparse points evenly (a cell of expected 0.3
+    still gets a stipple every ~3 cells), which matters when asking for fewer points than cells.
+
+    Args:
+        weights: (H, W) float >= 0 (cells of the point grid; H, W = t * G for t x t tiles).
+        n_points: total (<= H * W * cap).
+        cap: K, most stipples per cell.
+
+    Returns:
+        (H, W) int64 counts summing to ``n_points``.
+    """
+    import numpy as np
+
+    w = weights.detach().double().clamp(min=0).cpu().numpy() + 1e-12
+    target = w / w.sum() * n_points
+    for _ in range(32):  # cap: move the excess to the uncapped cells
+        over = target > cap
+        if not over.any():
+            break
+        excess = (target[over] - cap).sum()
+        target[over] = cap
+        free = target < cap
+        target[free] += excess * target[free] / target[free].sum()
+    h, wd = target.shape
+    err = target.copy()
+    counts = np.zeros((h, wd), dtype=np.int64)
+    for i in range(h):
+        cols = range(wd) if i % 2 == 0 else range(wd - 1, -1, -1)
+        step = 1 if i % 2 == 0 else -1
+        for j in cols:
+            c = int(min(cap, max(0, round(err[i, j]))))
+            counts[i, j] = c
+            e = err[i, j] - c
+            if 0 <= j + step < wd:
+                err[i, j + step] += e * 7 / 16
+            if i + 1 < h:
+                if 0 <= j - step < wd:
+                    err[i + 1, j - step] += e * 3 / 16
+                err[i + 1, j] += e * 5 / 16
+                if 0 <= j + step < wd:
+                    err[i + 1, j + step] += e * 1 / 16
+    flat, resid = counts.reshape(-1), (target - counts).reshape(-1)
+    diff = n_points - int(flat.sum())
+    if diff > 0:
+        order = np.argsort(-np.where(flat < cap, resid, -np.inf), kind="stable")[:diff]
+        flat[order] += 1
+    elif diff < 0:
+        order = np.argsort(np.where(flat > 0, resid, np.inf), kind="stable")[:-diff]
+        flat[order] -= 1
+    return torch.from_numpy(flat.reshape(h, wd)).to(weights.device)

@@ -40,6 +40,7 @@ def build_parser() -> ArgumentParser:
         "--no_skip", action="store_true", help="decoder sees only the style code (no density skip)"
     )
     p.add_argument("--spectrum_weight", type=float, default=0.1)
+    p.add_argument("--kmax", type=positive_int, default=24, help="spectrum loss frequencies |k| <= kmax")
     p.add_argument("--checkpoint_dir", default="runs/stipple")
     p.add_argument("--fresh", action="store_true", help="ignore an existing last.pt")
     p.add_argument("--max_minutes", type=positive_float, default=None, help="stop after this wall time")
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         workers=args.workers,
         model=model_cfg,
-        loss=LossWeights(spectrum=args.spectrum_weight),
+        loss=LossWeights(spectrum=args.spectrum_weight, kmax=args.kmax),
     )
     ctx = init_distributed(args.device)
     if args.fresh and ctx.is_main and Path(args.checkpoint_dir, "last.pt").exists():

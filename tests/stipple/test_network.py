@@ -10,7 +10,7 @@ from common.image_io import save_image, save_strokes
 from stipple.data import StippleDataset, occupancy_grid
 from stipple.inference import load_stipple_net, predict_stipples
 from stipple.losses import LossWeights, stipple_losses
-from stipple.model import StippleNet, StippleNetConfig, allocate_counts, grid_for_points
+from stipple.model import StippleNet, StippleNetConfig, diffuse_counts, grid_for_points
 from stipple.stipplers import weighted_voronoi_stippling
 from stipple.training import TrainConfig, build_model, train
 
@@ -52,11 +52,14 @@ def test_shapes_and_points_rule():
         StippleNetConfig(points=36).validate()  # G = 6 is not 4 * 2^k
 
 
-def test_allocate_counts_exact_and_capped():
-    w = torch.tensor([[10.0, 0.0, 1.0, 1.0, 0.0, 0.0]])
-    c = allocate_counts(w, 6, cap=3)
-    assert int(c.sum()) == 6 and int(c.max()) <= 3 and int(c[0, 0]) == 3
-    assert int(allocate_counts(torch.rand(3, 50), 77, cap=2).sum(1).eq(77).sum()) == 3
+def test_diffuse_counts_exact_capped_and_spread():
+    w = torch.zeros(8, 8)
+    w[:, :4] = 1.0  # left half dark
+    c = diffuse_counts(w, 90, cap=3)
+    assert int(c.sum()) == 90 and int(c.max()) <= 3 and int(c[:, 4:].sum()) == 0
+    sparse = diffuse_counts(torch.ones(8, 8), 16, cap=3)  # a quarter of a point per cell: spread, not clumped
+    assert int(sparse.sum()) == 16 and int(sparse.max()) == 1
+    assert all(int(sparse[i : i + 4, j : j + 4].sum()) in (3, 4, 5) for i in (0, 4) for j in (0, 4))
 
 
 def test_predict_exact_count_any_square_and_tiles():
