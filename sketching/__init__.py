@@ -1,0 +1,1 @@
+"""MROSS multi-round region-based scene sketching (docstring completed below)."""
