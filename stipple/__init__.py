@@ -1,1 +1,65 @@
-"""Deep stippling (see the full docstring once the network lands)."""
+"""Deep stippling: classical stipplers (weighted Voronoi, weighted LBG) and a network that draws stipples.
+
+Papers
+------
+- Network: "A Deep Learning Method for 2D Image Stippling" (Li et al., Computer Graphics International 2021,
+  LNCS 13002, pp. 301-312; the release's README says ICIG). A stipple drawing is a point set; an image encoder
+  gives a style code that drives a point-generating decoder, trained with Chamfer and spectrum losses. The
+  full text is paywalled: the architecture below follows the third-party release
+  (``OfirGiladBGU/A_Deep_Learning_Method_for_2D_Image_Stippling``, revision 3741ffe's 2-D AdaIN grid decoder,
+  itself after Lim, Ibing & Kobbelt, SGP 2019), with its flaws fixed (see Departures).
+- Weighted Voronoi stippling: Secord, NPAR 2002 (``stipple.stipplers.weighted_voronoi_stippling``).
+- Weighted Linde-Buzo-Gray stippling: Deussen, Spicker & Zheng, TOG 36(6) 2017 (``lbg_stippling``).
+
+Losses (``stipple.losses``; P the emitted points, Q the reference stipples, G the grid side)
+------------------------------------------------------------------------------------------
+- Chamfer:   L_CD = 1/|P| sum_p min_q |p - q|^2 + 1/|Q| sum_q min_p |p - q|^2   (common.losses.chamfer)
+- Spectrum:  L_spec = mean_{r=1..kmax} | log(eps + RAPS_P(r)) - log(eps + RAPS_Q(r)) |, with
+             RAPS(r) = mean_{|k| in [r, r+1)} P(k), P(k) = |sum_j exp(-2 pi i k . x_j)|^2 / N the exact
+             periodogram on integer frequencies, k = 0 excluded                  (common.losses.spectrum)
+- Colour:    L_col = mean_p |c_p - I(x_p)|^2, I bilinearly sampled at the (detached) predicted positions
+- Density:   L_dens = mean_cells (lambda_c - n_c)^2, n_c = reference stipples in cell c
+- Total:     L = G^2 L_CD + 0.1 L_spec + L_col + L_dens
+
+Paper / release symbol -> code name
+-----------------------------------
+- style code z (1024-d)                -> ``StippleNet.to_style`` output; w = ``StippleNet.style_mlp(z)``
+- AdaIN(x, w) = IN(x) (1 + gamma(w)) + beta(w) -> ``stipple.model.AdaIN``
+- learned constant 4 x 4               -> ``StippleNet.const``; grid decoder -> ``StippleNet.blocks``
+- density / location / colour heads    -> ``density_head`` (lambda), ``location_head`` (K offsets),
+  ``color_head`` (K colours)
+- rho = 1 - I (stipple density)        -> ``stipple.stipplers.density_from_image``
+- Voronoi cell V_i, mass m_i, centroid -> ``stipple.voronoi.cell_stats`` (``mass``, ``centroid``)
+- LBG disc area A, hysteresis h        -> ``disc_area``, ``hyst`` in ``lbg_stippling``
+
+Departures from the release and the papers, and why
+---------------------------------------------------
+1. The density head is trained (L_dens against the reference per-cell occupancy) and decides which cells
+   emit stipples (error diffusion of lambda to integer counts, exact total). The release picks cells by
+   ``topk`` of a density that never receives a gradient, so it stays at its random initialisation.
+2. Several stipples per cell: each cell has K = 6 slots and emits n_c of them, so dark regions get more
+   stipples than light ones on the sqrt(N) x sqrt(N) grid the release uses (its 32 x 32 grid for 1024 points
+   emits exactly one point per cell, which cannot follow tone). During training the slots a cell uses are
+   the reference count (teacher forcing).
+3. Targets are the stippler's exact float point lists (``points/``); a PNG-only dataset takes dot centres
+   from connected components of the target. The release samples dark PIXELS as points, over-weighting
+   large dots.
+4. The spectrum loss uses the exact periodogram, excludes k = 0 and compares log RAPS. The release splats
+   Gaussians on a grid (B x N x W^2 memory, high frequencies damped) and sum-normalises a spectrum whose DC
+   bin dominates.
+5. ``skip`` (default on): the decoder also sees the input's density map pooled to each level. With only a
+   global 1024-d code, the decoder has to rebuild the image layout from a vector; on a CPU budget of minutes
+   that does not converge. ``--no_skip`` trains the release's code-only decoder.
+6. Encoder: ResNet-50 / ResNet-18 are frozen and kept in eval mode (the release's ``model.train()`` lets the
+   frozen BatchNorm statistics drift). No weights can be downloaded here: without the torch.hub file the
+   training says which file is missing and trains the encoder from random initialisation (the offline path,
+   recorded in the checkpoint provenance). The shipped checkpoint uses ``--encoder scratch``, a small
+   trainable CNN, because a ResNet trained from scratch does not fit the CPU budget.
+7. Colour loss: MSE (as the release's code, its README says L1) at detached positions, so colour does not
+   pull stipples around; ImageNet normalisation is applied inside the ResNet encoder, so inference cannot
+   forget it (the release's inference does).
+8. Radii are not predicted: every stipple's disc area is tone-matched to the density mass around it (the
+   classical stipplers use the same rule, pi r^2 = cell mass), so the ink of the drawing reproduces the tone.
+9. More stipples than the trained count: the image is cut into t x t tiles (t = ceil(sqrt(N / N_train))),
+   each tile's density is weighted by its darkness, and N stipples are allocated over all tiles' cells.
+"""
