@@ -159,6 +159,7 @@ def build_objective(
     edge_method: str = "canny",
     width_px: float = 1.5,
     use_vgg: bool = True,
+    num_augs: int = 4,
 ) -> tuple[nn.Module, list[str]]:
     """Make the requested objective, falling back to the edge objective when CLIP weights are missing.
 
@@ -169,6 +170,7 @@ def build_objective(
         random_weights: random CLIP and VGG (tests, timing only).
         edge_method, width_px: edge objective settings.
         use_vgg: add MROSS's VGG16 term to the CLIP objective.
+        num_augs: augmented views per step of the CLIP objective (CLIPasso: 4).
 
     Returns:
         ``(objective, notes)``: notes are log lines (what was missing, what runs instead) for metrics.json.
@@ -200,7 +202,7 @@ def build_objective(
                     notes.append(f"{err}; running the CLIP objective without MROSS's VGG16 term")
             if random_weights:
                 notes.append("random CLIP/VGG weights (timing/testing only: the objective is not semantic)")
-            obj = ClipVggObjective(target, clip, vgg).to(target.device)
+            obj = ClipVggObjective(target, clip, vgg, num_augs=num_augs).to(target.device)
             for note in notes:
                 log.warning(note)
             return obj, notes

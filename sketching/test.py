@@ -22,6 +22,8 @@ import logging
 import time
 from pathlib import Path
 
+import torch
+
 from common.cli import (
     ArgumentParser,
     add_common_args,
@@ -87,6 +89,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--stroke_width", type=positive_float, default=1.5, help="stroke width in canvas pixels")
     p.add_argument("--canvas", type=positive_int, default=224, help="canvas side in pixels (224)")
     p.add_argument("--lr", type=positive_float, default=1.0, help="Adam learning rate, pixels (1.0)")
+    p.add_argument("--no_vgg", action="store_true", help="--loss clip without MROSS's VGG16 term (CLIPasso)")
+    p.add_argument("--num_augs", type=int, default=4, help="augmented views per step of --loss clip (4)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--video", action="store_true", help="also write the optimisation as process.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_args(p, output_dir_default="results/sketching")
@@ -96,6 +101,10 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.num_augs < 0:
+        raise UserError(f"--num_augs must be >= 0, got {args.num_augs}")
     if args.canvas < 16:
         raise UserError(f"--canvas must be at least 16 px, got {args.canvas}")
     if args.clip_weights is not None and not args.clip_weights.expanduser().is_file():
@@ -128,6 +137,8 @@ def main(argv=None) -> int:
             random_weights=args.clip_random_weights,
             edge_method=args.edge_method,
             width_px=args.stroke_width,
+            num_augs=args.num_augs,
+            use_vgg=not args.no_vgg,
         )
         saliency = None
         if args.init == "saliency":

@@ -130,15 +130,8 @@ def load_clip_rn101(weights_path: str | os.PathLike | None = None, random_weight
     """
     import logging
 
-    import open_clip
-
-    level = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns about random init at WARNING level
-    try:
-        model = open_clip.create_model("RN101", pretrained=None, quick_gelu=True)
-    finally:
-        logging.getLogger().setLevel(level)
-    if not random_weights:
+    path = None
+    if not random_weights:  # find the file first: a missing file is reported before any model is built
         if weights_path is not None:
             path = Path(weights_path).expanduser()
             if not path.is_file():
@@ -147,6 +140,15 @@ def load_clip_rn101(weights_path: str | os.PathLike | None = None, random_weight
             path = find_clip_weights()
             if path is None:
                 raise WeightsMissingError(clip_weights_hint())
+    import open_clip
+
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns about random init at WARNING level
+    try:
+        model = open_clip.create_model("RN101", pretrained=None, quick_gelu=True)
+    finally:
+        logging.getLogger().setLevel(level)
+    if path is not None:
         try:
             state = _load_state(path)
             for key in ("input_resolution", "context_length", "vocab_size"):
