@@ -52,7 +52,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 class EdgeObjective(nn.Module):
     """Offline objective: multi-scale blurred L2 between the sketch's ink and the target's edge drawing.
 
-    ``L_edge = sum_k mean((P_k(1 - gray(S)) - P_k(E))^2) / mean(P_k(E)^2)``, ``P_k(x) = G_1 * down_{2^k}(x)``
+    ``L_edge = sum_k d^k mean((m_k P_k(1 - gray(S)) - P_k(E))^2) / mean(P_k(E)^2)``,
+    ``P_k(x) = G_1 * down_{2^k}(x)``, ``m_0 = 1``, ``m_k = mean(P_k(E)) / mean(P_k(1 - gray(S)))`` (k >= 1)
 
     with E the anti-aliased Canny (or XDoG) line drawing of the target (:func:`sketching.edges.edge_ink`),
     ``down_f`` an f x f average pool and ``G_1`` a Gaussian blur of sigma 1 px at that level (a Gaussian
@@ -67,6 +68,10 @@ class EdgeObjective(nn.Module):
         method: ``"canny"`` or ``"xdog"``.
         width_px: stroke width in pixels (edge drawing line width).
         levels: pyramid levels K (5: down to 1/16 of the canvas).
+        level_decay: d, the weight of level k is d^k (0.5: the fine level counts most).
+        mass_normalise: use the ``m_k`` factors on the coarse levels (compare where the ink is, not how
+            much: a fixed stroke budget cannot match the ink mass of a full edge map, and without them the
+            strokes grow into long scribbles).
     """
 
     name = "edge"
@@ -77,7 +82,7 @@ class EdgeObjective(nn.Module):
         method: str = "canny",
         width_px: float = 1.5,
         levels: int = 5,
-        level_decay: float = 1.0,
+        level_decay: float = 0.5,
         mass_normalise: bool = True,
     ) -> None:
         super().__init__()
