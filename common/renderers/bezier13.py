@@ -1,0 +1,323 @@
+"""Analytic ``bezier13`` stroke renderer: Learning to Paint's quadratic Bezier stroke.
+
+Shape letters: B batch, N strokes, P parameters per stroke (13, or 10 without colour), M = B * N
+flattened strokes, S polyline segments, H, W canvas size, Hc, Wc crop size.
+
+Stroke format ``bezier13`` (one row of 13 values, all in [0, 1]):
+
+    (x0, y0, x1, y1, x2, y2, r0, r2, t0, t2, R, G, B)
+
+* ``P0 = (x0, y0)``, ``P1 = (x1, y1)``, ``P2 = (x2, y2)``: the three control points of the quadratic
+  Bezier ``C(t) = (1 - t)^2 P0 + 2 t (1 - t) P1 + t^2 P2``, t in [0, 1], in normalised canvas coordinates
+  (x = column / W, y = row / H). Pixel ``(row i, column j)`` has its centre at ``((j + 0.5) / W, (i + 0.5) / H)``.
+  Departure from Learning to Paint (Huang et al., ICCV 2019), whose middle point is relative to the chord
+  (``P1 = P0 + (P2 - P0) * (x1, y1)``) and whose first value of each pair is the row: here every point is
+  absolute and (x, y) = (column, row), like every other StrokeLab format, so strokes from different patches
+  can be stored in one canvas-wide JSON file.
+* ``r0, r2``: radius at t = 0 and t = 1, linearly interpolated along t. In pixels,
+  ``radius = (0.5 + 32 r) / 128 * min(H, W)`` (LtP draws ``1 + 64 r`` px discs on a 256 canvas, i.e. 0.5 to
+  32.5 px on a 128 patch).
+* ``t0, t2``: opacity at t = 0 and t = 1, linearly interpolated along t (LtP's disc intensity ``w``).
+* ``R, G, B``: colour, sRGB in [0, 1].
+
+Coverage is analytic: the distance ``d`` from the pixel centre to the curve (the curve is replaced by a
+polyline of S chords, S chosen per bucket of strokes so that the chord error stays under 0.25 px), the
+radius ``r(t*)`` and opacity ``o(t*)`` interpolated at the parameter ``t*`` of the closest point, and a
+1-px smoothstep edge::
+
+    f = d - r(t*),   c = clamp(0.5 - f, 0, 1),   alpha = o(t*) * c^2 (3 - 2 c)
+
+The closest chord is found without autograd (a loop over chords on per-stroke crops); the distance to that
+chord is then recomputed with autograd, so gradients are exact for the rendered image (except on the
+measure-zero set of pixels equidistant to two chords) and flow to every parameter.
+
+Large canvases are never expanded to N x H x W: every stroke is evaluated only inside its bounding box
+(control-point hull plus radius plus 1.5 px), in chunks, and :func:`render_bezier13` renders tiles one at a
+time, each with only the strokes whose box meets it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+
+from common.compositing import composite_parallel
+
+FORMAT = "bezier13"
+PARAM_NAMES = ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "t0", "t2", "R", "G", "B")
+GEOMETRY_DIM = 10  # the first 10 values: what the neural renderer sees
+
+_CHORD_TOL_PX = 1.0  # chord-to-curve deviation of the polyline that seeds the closest-point search
+_NEWTON_STEPS = 6  # Newton steps polishing the closest point (no autograd)
+_CHUNK_ELEMS = 1 << 22  # values held by the chord search per chunk (rows * Hc * Wc * S)
+_DIRECT_LIMIT = 1 << 24  # B * N * H * W up to which render_bezier13 uses one full-canvas alpha tensor
+
+
+def radius_to_pixels(r: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """LtP radius mapping: ``r`` in [0, 1] (any shape) -> radius in pixels ``(0.5 + 32 r) / 128 * min(H, W)``."""
+    return (0.5 + 32.0 * r) / 128.0 * min(height, width)
+
+
+def _check_params(params: torch.Tensor, allowed=(13, 10)) -> None:
+    if params.dim() != 3 or params.shape[-1] not in allowed:
+        raise ValueError(
+            f"bezier13 strokes must have shape (B, N, {' or '.join(map(str, allowed))}) "
+            f"{PARAM_NAMES[:allowed[-1]] if len(allowed) == 1 else PARAM_NAMES}, got {tuple(params.shape)}"
+        )
+
+
+def _to_pixels(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(M, >=10) normalised -> (M, 10) pixel geometry [p0x, p0y, p1x, p1y, p2x, p2y, rad0, rad2, o0, o2]."""
+    scale = params.new_tensor([width, height, width, height, width, height])
+    pts = params[:, :6] * scale
+    rad = radius_to_pixels(params[:, 6:8], height, width)
+    return torch.cat([pts, rad, params[:, 8:10]], dim=1)
+
+
+def _boxes(geo: torch.Tensor) -> torch.Tensor:
+    """(M, 10) pixel geometry -> (M, 4) float boxes [x_lo, y_lo, x_hi, y_hi] in pixels (no grad)."""
+    g = geo.detach()
+    margin = g[:, 6:8].amax(dim=1) + 1.5
+    xs, ys = g[:, 0:6:2], g[:, 1:6:2]
+    return torch.stack(
+        [xs.amin(1) - margin, ys.amin(1) - margin, xs.amax(1) + margin, ys.amax(1) + margin], dim=1
+    )
+
+
+def _segments_per_stroke(geo: torch.Tensor) -> torch.Tensor:
+    """Chords S per stroke, in {3, 6, 12}: enough that the polyline seeding the closest-point search stays
+    within about _CHORD_TOL_PX of the curve (chord error ``|P0 - 2 P1 + P2| / (4 S^2)``). It depends on the
+    stroke only, so a stroke renders identically whatever it is batched with. (M, 10) -> (M,) long."""
+    g = geo.detach()
+    a = (g[:, 0:2] - 2 * g[:, 2:4] + g[:, 4:6]).norm(dim=1)
+    need = torch.sqrt(a / (4 * _CHORD_TOL_PX))
+    return torch.where(need <= 3, 3, torch.where(need <= 6, 6, 12))
+
+
+def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: int, wc: int, segments: int):
+    """Alpha of each stroke on its own crop (dense, elementwise: fast on CPU).
+
+    1. Without autograd: the closest point of a polyline of S chords gives a start value ``t*`` per pixel,
+       polished by two Newton steps on ``phi(t) = (C(t) - p) . C'(t) / 2 = 0`` on the exact curve.
+    2. With autograd: one more Newton step (numerically a no-op, but its derivative is the implicit-function
+       derivative ``dt*/dtheta = -(d phi / d theta) / phi'``), then distance, radius, opacity and coverage.
+
+    Args:
+        geo: (m, 10) pixel geometry (see ``_to_pixels``), float, differentiable.
+        y0, x0: (m,) long, top-left pixel of each stroke's crop (absolute canvas pixels).
+        hc, wc: crop size; segments: number of chords S used to find the closest point.
+    Returns:
+        (m, hc, wc) alpha in [0, 1].
+    """
+    m, dev, dt = geo.shape[0], geo.device, geo.dtype
+    g = geo[:, :, None, None]  # (m, 10, 1, 1)
+    p0x, p0y, p1x, p1y, p2x, p2y, rad0, rad2, op0, op2 = g.unbind(1)  # each (m, 1, 1)
+    ax, ay = p0x - 2 * p1x + p2x, p0y - 2 * p1y + p2y  # C(t) = a t^2 + 2 b t + P0
+    bx, by = p1x - p0x, p1y - p0y
+    xs = ((x0[:, None] + torch.arange(wc, device=dev)).to(dt) + 0.5)[:, None, :]  # (m, 1, Wc) pixel centres
+    ys = ((y0[:, None] + torch.arange(hc, device=dev)).to(dt) + 0.5)[:, :, None]  # (m, Hc, 1)
+
+    with torch.no_grad():
+        t = torch.linspace(0, 1, segments + 1, dtype=dt, device=dev)  # (S+1,)
+        gd = geo.detach()
+        w0, w1, w2 = (1 - t) ** 2, 2 * t * (1 - t), t**2
+        px = gd[:, 0:1] * w0 + gd[:, 2:3] * w1 + gd[:, 4:5] * w2  # (m, S+1)
+        py = gd[:, 1:2] * w0 + gd[:, 3:4] * w1 + gd[:, 5:6] * w2
+        shape = (m, hc, wc)
+        best = torch.full(shape, float("inf"), dtype=dt, device=dev)
+        tbest = torch.zeros(shape, dtype=dt, device=dev)
+        dist2, proj, h, closer = (torch.empty(shape, dtype=dt, device=dev) for _ in range(4))
+        r0d, drd = gd[:, 6, None, None], (gd[:, 7] - gd[:, 6])[:, None, None]  # (m, 1, 1) radius at t=0, slope
+        for k in range(segments):  # seed: chord minimising distance - radius (union of discs, as LtP draws)
+            cx, cy = px[:, k, None, None], py[:, k, None, None]  # (m, 1, 1)
+            dx, dy = px[:, k + 1, None, None] - cx, py[:, k + 1, None, None] - cy
+            len2 = (dx * dx + dy * dy).clamp_min(1e-12)
+            rx, ry = xs - cx, ys - cy  # (m, 1, Wc), (m, Hc, 1)
+            torch.add(ry * ry, rx * rx, out=dist2)  # |p - a|^2
+            torch.add(ry * dy, rx * dx, out=proj)  # (p - a) . d
+            torch.div(proj, len2, out=h).clamp_(0, 1)
+            proj.mul_(2).addcmul_(h, len2.expand_as(h), value=-1).mul_(h)
+            dist2.sub_(proj).clamp_(min=0).sqrt_()  # |p - a - h d|
+            h.add_(k).div_(segments)  # curve parameter of the chord point
+            dist2.sub_(r0d).addcmul_(h, drd.expand_as(h), value=-1)  # distance - radius
+            torch.gt(best, dist2, out=closer)  # comparisons into float are fast on CPU; bool masks are not
+            h.sub_(tbest).mul_(closer)
+            tbest.add_(h)
+            torch.minimum(best, dist2, out=best)
+        del dist2, proj, h, closer, best
+        axd, ayd, bxd, byd = ax.detach(), ay.detach(), bx.detach(), by.detach()
+        ux0, uy0 = p0x.detach() - xs, p0y.detach() - ys
+        for _ in range(_NEWTON_STEPS):  # Newton on phi(t) = u . v, u = C(t) - p, v = a t + b, phi' = 2 |v|^2 + u . a
+            vx, vy = axd * tbest + bxd, ayd * tbest + byd
+            ux, uy = (vx + bxd) * tbest + ux0, (vy + byd) * tbest + uy0
+            gn = 2 * (vx * vx + vy * vy)  # Gauss-Newton curvature, used where phi' <= 0 (not yet in the basin)
+            dphi = gn + ux * axd + uy * ayd
+            pos = torch.gt(dphi, 1e-6).to(dt)
+            curv = (dphi * pos).addcmul_(gn, 1 - pos).clamp_min_(1e-9)
+            step = ((ux * vx + uy * vy) / curv).clamp_(-1.0 / segments, 1.0 / segments)  # stay near the seed
+            tbest.sub_(step).clamp_(0, 1)
+        vx, vy = axd * tbest + bxd, ayd * tbest + byd
+        ux, uy = (vx + bxd) * tbest + ux0, (vy + byd) * tbest + uy0
+        dphi = 2 * (vx * vx + vy * vy) + ux * axd + uy * ayd
+        inner = torch.gt(tbest, 0).to(dt).mul_(torch.lt(tbest, 1).to(dt)).mul_(torch.gt(dphi, 1e-6).to(dt))
+
+    # differentiable: t = t* - phi(t*) / phi'(t*) (implicit derivative), then the stroke at t
+    t0 = tbest
+    vx, vy = ax * t0 + bx, ay * t0 + by
+    ux, uy = (vx + bx) * t0 + (p0x - xs), (vy + by) * t0 + (p0y - ys)
+    dphi = (2 * (vx * vx + vy * vy) + ux * ax + uy * ay).clamp_min(1e-6)
+    t = t0 - inner * (ux * vx + uy * vy) / dphi
+    ux = (ax * t + 2 * bx) * t + (p0x - xs)  # C(t) - p
+    uy = (ay * t + 2 * by) * t + (p0y - ys)
+    dist = torch.sqrt(ux * ux + uy * uy + 1e-12)
+    c = (0.5 - dist + rad0 + t * (rad2 - rad0)).clamp(0, 1)
+    return (op0 + t * (op2 - op0)) * c * c * (3 - 2 * c)
+
+
+def _bucket(extent: torch.Tensor) -> torch.Tensor:
+    """Crop-size level per stroke: sizes grow by 1.5x from 8 px (extent (M,) float pixels -> (M,) long)."""
+    return torch.ceil(torch.log(extent.clamp_min(8) / 8) / math.log(1.5)).long()
+
+
+def _alpha_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int) -> torch.Tensor:
+    """Alpha of M strokes on the pixel region rows [oy, oy + hr), columns [ox, ox + wr).
+
+    Each stroke is evaluated only inside its bounding box clipped to the region; strokes are grouped in
+    buckets of similar box size and processed in chunks.
+
+    Args:
+        geo: (M, 10) pixel geometry, differentiable.
+    Returns:
+        (M, hr, wr) alpha in [0, 1].
+    """
+    m, dev = geo.shape[0], geo.device
+    out = torch.zeros((m * hr * wr,), dtype=geo.dtype, device=dev)
+    if m == 0:
+        return out.view(0, hr, wr)
+    flats, alphas = [], []
+    boxes = _boxes(geo)
+    x_lo = torch.floor(boxes[:, 0]).clamp(ox, ox + wr)
+    x_hi = torch.ceil(boxes[:, 2]).clamp(ox, ox + wr)
+    y_lo = torch.floor(boxes[:, 1]).clamp(oy, oy + hr)
+    y_hi = torch.ceil(boxes[:, 3]).clamp(oy, oy + hr)
+    visible = (x_hi > x_lo) & (y_hi > y_lo)
+    segs_all = _segments_per_stroke(geo)
+    key = segs_all * 4096 + _bucket(y_hi - y_lo) * 64 + _bucket(x_hi - x_lo)
+    key = torch.where(visible, key, -1).cpu()
+    for kv in torch.unique(key).tolist():
+        if kv < 0:
+            continue
+        rows = (key == kv).nonzero().squeeze(1).to(dev)
+        segs, ly, lx = kv // 4096, (kv // 64) % 64, kv % 64
+        hc, wc = min(int(math.ceil(8 * 1.5**ly)), hr), min(int(math.ceil(8 * 1.5**lx)), wr)
+        per_chunk = max(1, _CHUNK_ELEMS // (hc * wc * segs))
+        for start in range(0, rows.numel(), per_chunk):
+            r = rows[start:start + per_chunk]
+            cx = x_lo[r].clamp(max=ox + wr - wc).long()  # crop origin, kept inside the region
+            cy = y_lo[r].clamp(max=oy + hr - hc).long()
+            alpha = _coverage_crops(geo[r], cy, cx, hc, wc, segs)  # (m, Hc, Wc)
+            flat = (r[:, None, None] * (hr * wr) + (cy[:, None, None] - oy + torch.arange(hc, device=dev)[:, None]) * wr
+                    + (cx[:, None, None] - ox + torch.arange(wc, device=dev)))  # (m, Hc, Wc) index in ``out``
+            flat, alpha = flat.view(-1), alpha.reshape(-1)
+            flats.append(flat)
+            alphas.append(alpha)
+    if flats:
+        out = out.index_put((torch.cat(flats),), torch.cat(alphas))
+    return out.view(m, hr, wr)
+
+
+def bezier13_alpha(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Coverage (alpha) of every stroke on a small canvas or patch.
+
+    Args:
+        params: (B, N, 13) or (B, N, 10) bezier13 strokes, float in [0, 1] (see module docstring; the
+            colour, if present, is ignored).
+        height, width: canvas size H, W in pixels.
+    Returns:
+        (B, N, H, W) alpha in [0, 1], same dtype/device as ``params``, differentiable in every geometry
+        parameter. Memory is O(B * N * H * W): use :func:`render_bezier13` for large canvases.
+    Raises:
+        ValueError: wrong parameter shape.
+    """
+    _check_params(params)
+    b, n, _ = params.shape
+    geo = _to_pixels(params.reshape(b * n, -1), height, width)
+    return _alpha_in_region(geo, 0, 0, height, width).view(b, n, height, width)
+
+
+def _render_tile(tile: torch.Tensor, geo: torch.Tensor, colors: torch.Tensor, oy: int, ox: int) -> torch.Tensor:
+    """Composite strokes (geo (n, 10) pixels, colors (n, 3)) over tile (3, th, tw) at offset (oy, ox)."""
+    th, tw = tile.shape[-2:]
+    out = tile[None]
+    step = 256
+    for s in range(0, geo.shape[0], step):
+        alpha = _alpha_in_region(geo[s:s + step], oy, ox, th, tw)  # (n, th, tw)
+        out = composite_parallel(out, colors[None, s:s + step], alpha[None, :, None])
+    return out[0]
+
+
+def render_bezier13(params: torch.Tensor, canvas: torch.Tensor, tile_size: int = 128,
+                    force_tiles: bool = False) -> torch.Tensor:
+    """Composite bezier13 strokes in order (stroke 0 first) "over" a canvas.
+
+    Small problems (B * N * H * W <= 2^24) use one (B, N, H, W) alpha tensor and parallel compositing;
+    larger ones render the canvas in tiles of ``tile_size`` px, each with only the strokes whose bounding
+    box meets it, each stroke evaluated only inside its box, in chunks of 256 strokes. When gradients are
+    needed each tile is checkpointed, so 10,000 strokes on 1024 x 1024 stay within a few hundred MB.
+
+    Args:
+        params: (B, N, 13) strokes, float in [0, 1] (format in the module docstring).
+        canvas: (B, 3, H, W) float in [0, 1].
+        tile_size: tile side in pixels for the tiled path.
+        force_tiles: use the tiled path even for small problems (tests compare both).
+    Returns:
+        (B, 3, H, W) painted canvas in [0, 1]; differentiable in ``params`` and ``canvas``.
+    Raises:
+        ValueError: wrong shapes.
+    """
+    _check_params(params, allowed=(13,))
+    if canvas.dim() != 4 or canvas.shape[1] != 3 or canvas.shape[0] != params.shape[0]:
+        raise ValueError(f"canvas must be (B, 3, H, W) with B={params.shape[0]}, got {tuple(canvas.shape)}")
+    b, n, _ = params.shape
+    h, w = canvas.shape[-2:]
+    if not force_tiles and b * n * h * w <= _DIRECT_LIMIT:
+        alpha = bezier13_alpha(params, h, w)  # (B, N, H, W)
+        return composite_parallel(canvas, params[..., 10:13], alpha[:, :, None])
+    grad = torch.is_grad_enabled() and (params.requires_grad or canvas.requires_grad)
+    outs = []
+    for bi in range(b):
+        geo = _to_pixels(params[bi], h, w)  # (N, 10)
+        colors = params[bi, :, 10:13]
+        boxes = _boxes(geo)
+        rows = []
+        for oy in range(0, h, tile_size):
+            th = min(tile_size, h - oy)
+            row = []
+            for ox in range(0, w, tile_size):
+                tw = min(tile_size, w - ox)
+                hit = (boxes[:, 2] > ox) & (boxes[:, 0] < ox + tw) & (boxes[:, 3] > oy) & (boxes[:, 1] < oy + th)
+                sel = hit.nonzero().squeeze(1)
+                tile = canvas[bi, :, oy:oy + th, ox:ox + tw]
+                if sel.numel() == 0:
+                    row.append(tile)
+                elif grad:
+                    row.append(checkpoint(_render_tile, tile, geo[sel], colors[sel], oy, ox, use_reentrant=False))
+                else:
+                    row.append(_render_tile(tile, geo[sel], colors[sel], oy, ox))
+            rows.append(torch.cat(row, dim=2))
+        outs.append(torch.cat(rows, dim=1))
+    return torch.stack(outs)
+
+
+class Bezier13Renderer(nn.Module):
+    """``nn.Module`` wrapper of :func:`render_bezier13`: ``forward(params (B, N, 13), canvas (B, 3, H, W))``."""
+
+    def __init__(self, tile_size: int = 128):
+        super().__init__()
+        self.tile_size = tile_size
+
+    def forward(self, params: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        return render_bezier13(params, canvas, tile_size=self.tile_size)
