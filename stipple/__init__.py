@@ -60,6 +60,14 @@ Departures from the release and the papers, and why
    forget it (the release's inference does).
 8. Radii are not predicted: every stipple's disc area is tone-matched to the density mass around it (the
    classical stipplers use the same rule, pi r^2 = cell mass), so the ink of the drawing reproduces the tone.
-9. More stipples than the trained count: the image is cut into t x t tiles (t = ceil(sqrt(N / N_train))),
+9. Priors (both on by default in train.py, ``--no_density_prior`` / ``--no_slot_prior`` turn them off): the
+   density head predicts a log-correction of the proportional allocation lambda0_c = rho_c / mean(rho)
+   (rho_c the cell's mean density), and the slot offsets are a correction, in logit space, of a fixed
+   progressive low-discrepancy pattern per cell (R2 sequence with a random shift per cell). Both heads'
+   last layers start at zero, so the untrained network already stipples by darkness without a lattice; the
+   first CPU-trained version without them (280 steps) drew a visible 32 x 32 lattice (all cells shared one
+   offset pattern) and a weak density. What the network learns is the correction; the README reports the
+   untrained-with-priors network beside the trained one so the learned part can be judged.
+10. More stipples than the trained count: the image is cut into t x t tiles (t = ceil(sqrt(N / N_train))),
    each tile's density is weighted by its darkness, and N stipples are allocated over all tiles' cells.
 """

@@ -53,6 +53,12 @@ class StippleNetConfig:
     style_dim: size of the style code z and of w.
     base_channels: C0 of the 4 x 4 constant.
     skip: concatenate the pooled input density to every decoder level.
+    slot_prior: slot offsets are a learned correction (in logit space) of a fixed progressive low-discrepancy
+        pattern per cell (R2 sequence, random shift per cell); the location head starts at zero, so an
+        untrained network already draws a jittered, lattice-free pattern.
+    density_prior: the density head predicts a log-correction of the proportional allocation
+        lambda0_c = mean_rho_c / mean_cells(mean_rho) (one stipple per cell on average, more where darker);
+        its last layer starts at zero, so training starts from lambda = lambda0.
     """
 
     points: int = 1024
@@ -63,6 +69,8 @@ class StippleNetConfig:
     style_dim: int = 1024
     base_channels: int = 256
     skip: bool = True
+    slot_prior: bool = False
+    density_prior: bool = False
 
     @property
     def grid(self) -> int:
@@ -161,6 +169,20 @@ class DecoderBlock(nn.Module):
         return F.elu(self.adain(self.conv(x), w))
 
 
+def _slot_prior(grid: int, slots: int, seed: int = 0) -> torch.Tensor:
+    """Logits (K, 2, G, G) of a progressive R2 low-discrepancy pattern per cell (Roberts 2018: offsets
+    frac(s + k (1/phi, 1/phi^2)), phi = 1.32472 the plastic number) with a random shift s per cell, kept
+    0.08 away from the cell border. Deterministic in (grid, slots, seed)."""
+    gen = torch.Generator().manual_seed(seed)
+    phi = 1.324717957244746
+    alpha = torch.tensor([1 / phi, 1 / phi**2])
+    shift = torch.rand(grid, grid, 2, generator=gen)
+    k = torch.arange(slots, dtype=torch.float32).view(slots, 1, 1, 1)
+    u = torch.remainder(shift[None] + k * alpha, 1.0)  # (K, G, G, 2)
+    u = 0.08 + 0.84 * u
+    return torch.logit(u).permute(0, 3, 1, 2).contiguous()
+
+
 def _head(cin: int, hidden: list[int], cout: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for h in hidden:
@@ -204,6 +226,13 @@ class StippleNet(nn.Module):
         self.location_head = _head(cf, [64, 32], 2 * k)
         self.color_head = _head(cf, [32], 3 * k)
         nn.init.constant_(self.density_head[-1].bias, 0.5)
+        if c.density_prior:
+            nn.init.zeros_(self.density_head[-1].weight)
+            nn.init.zeros_(self.density_head[-1].bias)
+        if c.slot_prior:
+            nn.init.zeros_(self.location_head[-1].weight)
+            nn.init.zeros_(self.location_head[-1].bias)
+        self.register_buffer("prior_logits", _slot_prior(c.grid, k), persistent=False)  # (K, 2, G, G)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         b = image.shape[0]
@@ -215,10 +244,16 @@ class StippleNet(nn.Module):
         x = self.const.expand(b, -1, -1, -1)
         for block in self.blocks:
             x = block(x, w, rho if self.config.skip else None)
-        density = F.softplus(self.density_head(x))[:, 0]  # (B, G, G)
-        offsets = (
-            torch.sigmoid(self.location_head(x)).view(b, k, 2, g, g).permute(0, 3, 4, 1, 2)
-        )  # (B,G,G,K,2)
+        if self.config.density_prior:
+            cell_rho = F.adaptive_avg_pool2d(rho, g)[:, 0] + 1e-3  # (B, G, G)
+            prior = cell_rho / cell_rho.mean((1, 2), keepdim=True)
+            density = prior * torch.exp(self.density_head(x)[:, 0].clamp(max=5))
+        else:
+            density = F.softplus(self.density_head(x))[:, 0]  # (B, G, G)
+        logits = self.location_head(x).view(b, k, 2, g, g)
+        if self.config.slot_prior:
+            logits = logits + self.prior_logits
+        offsets = torch.sigmoid(logits).permute(0, 3, 4, 1, 2)  # (B, G, G, K, 2)
         rows = torch.arange(g, device=x.device, dtype=x.dtype).view(1, g, 1, 1)
         cols = torch.arange(g, device=x.device, dtype=x.dtype).view(1, 1, g, 1)
         px = (cols + offsets[..., 0]) / g

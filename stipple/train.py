@@ -61,6 +61,8 @@ def main(argv=None) -> int:
         encoder=args.encoder,
         encoder_trainable=args.encoder == "scratch",
         skip=not args.no_skip,
+        slot_prior=not args.no_slot_prior,
+        density_prior=not args.no_density_prior,
     ).validate()
     cfg = TrainConfig(
         data=args.data,

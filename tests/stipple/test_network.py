@@ -124,3 +124,20 @@ def test_dataset_without_matching_names(tmp_path):
     save_image(torch.ones(1, 3, 8, 8), tmp_path / "target" / "b.png")
     with pytest.raises(UserError, match="no matching file names"):
         StippleDataset(tmp_path)
+
+
+def test_priors_start_from_darkness_and_stay_in_cells():
+    cfg = StippleNetConfig(**SMALL, slot_prior=True, density_prior=True)
+    net = StippleNet(cfg).eval()
+    img = torch.ones(1, 3, 32, 32)
+    img[..., :16] = 0.0  # left half black, right half white
+    out = net(img)
+    dens = out["density"][0]
+    assert torch.allclose(dens.sum(), torch.tensor(64.0), rtol=0.05)  # one stipple per cell on average
+    assert dens[:, :4].min() > 10 * dens[:, 4:].max()
+    pos = out["positions"][0].view(8, 8, 4, 2)
+    cell = (pos * 8).floor()
+    cols = torch.arange(8.0).view(1, 8, 1)
+    assert (cell[..., 0] == cols).all() and (pos[0, 0, 0] != pos[0, 1, 0]).any()  # in cell, not a lattice
+    st = predict_stipples(net, img, 64)
+    assert int((st.positions[:, 0] < 0.5).sum()) >= 60
