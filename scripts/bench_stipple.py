@@ -7,7 +7,8 @@ For every photo (longer side 512 px) and point count: seconds per image of WVS (
 the network (median of 3 runs after a warm-up; the network's time includes its allocation and radii), tone
 PSNR/SSIM of the Gaussian-blurred render (sigma = dot spacing) against the grayscale input, with each
 method's own radii and with uniform radii (positions only), and the two-way Chamfer distance of the
-network's points to the WVS points. Prints one table and the target ratios; --json writes the numbers.
+network's points to the WVS points; the same for the untrained network (the priors alone, see
+stipple/__init__.py). Prints one table and the target ratios; --json writes the numbers.
 All methods run with the same --threads (default 1: the bench machine is a shared 2-core CPU).
 """
 
@@ -24,6 +25,7 @@ from common.data import bundled_photo_tensor
 from common.image_io import save_json
 from stipple.evaluate import chamfer_to, tone_metrics, with_uniform_radii
 from stipple.inference import load_stipple_net, predict_stipples
+from stipple.model import StippleNet
 from stipple.stipplers import lbg_stippling, weighted_voronoi_stippling
 
 PHOTOS = ("astronaut", "coffee", "camera")
@@ -51,6 +53,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     model, ckpt = load_stipple_net(args.checkpoint or default_checkpoint("stipple_net.pt"))
+    # the same architecture untrained: with the priors on, this is what the network draws before learning
+    torch.manual_seed(0)
+    untrained = StippleNet(model.config, random_weights=True).eval()
     rows = []
     for name in args.photos:
         image = bundled_photo_tensor(name, max_side=args.max_side)
@@ -76,6 +81,11 @@ def main(argv=None) -> int:
                     "tone_psnr_uniform": tu["tone_psnr"],
                     "tone_ssim_uniform": tu["tone_ssim"],
                 }
+            prior = predict_stipples(untrained, image, n)
+            row["net_untrained"] = {
+                "tone_psnr": tone_metrics(prior, image)["tone_psnr"],
+                "chamfer_to_wvs": chamfer_to(prior, wvs),
+            }
             row["net"]["chamfer_to_wvs"] = chamfer_to(net, wvs)
             row["lbg"]["chamfer_to_wvs"] = chamfer_to(lbg, wvs)
             row["speedup_wvs_over_net"] = t_wvs / t_net
@@ -89,7 +99,9 @@ def main(argv=None) -> int:
                 f"net {row['net']['tone_psnr']:.2f}/{row['net']['tone_ssim']:.3f} | uniform-radii PSNR WVS "
                 f"{row['wvs']['tone_psnr_uniform']:.2f} LBG {row['lbg']['tone_psnr_uniform']:.2f} net "
                 f"{row['net']['tone_psnr_uniform']:.2f} | Chamfer net-WVS {row['net']['chamfer_to_wvs']:.2e} "
-                f"LBG-WVS {row['lbg']['chamfer_to_wvs']:.2e}",
+                f"LBG-WVS {row['lbg']['chamfer_to_wvs']:.2e} | untrained net PSNR "
+                f"{row['net_untrained']['tone_psnr']:.2f} "
+                f"Chamfer {row['net_untrained']['chamfer_to_wvs']:.2e}",
                 flush=True,
             )
     speedups = [r["speedup_wvs_over_net"] for r in rows]
