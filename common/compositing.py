@@ -101,13 +101,17 @@ def composite_parallel(canvas: torch.Tensor, colors: torch.Tensor, alphas: torch
 
     Args / Returns / Raises: as :func:`composite_sequential`.
     """
+    flat = colors.dim() == 3
     colors, alphas = _check_stack(canvas, colors, alphas)
     keep = 1.0 - alphas  # (B, N, 1, H, W)
     # inclusive suffix product prod_{j>=i} (1 - a_j), then shift to the exclusive one prod_{j>i}
     suffix = torch.flip(torch.cumprod(torch.flip(keep, dims=[1]), dim=1), dims=[1])
     ones = torch.ones_like(keep[:, :1])
     after = torch.cat([suffix[:, 1:], ones], dim=1)  # T_i, (B, N, 1, H, W)
-    painted = (colors * alphas * after).sum(dim=1)  # (B, C, H, W)
+    if flat:  # per-stroke colours: contract over N without a (B, N, C, H, W) product (about 2x faster)
+        painted = torch.einsum("bnc,bnhw->bchw", colors[..., 0, 0], (alphas * after)[:, :, 0])
+    else:
+        painted = (colors * alphas * after).sum(dim=1)  # (B, C, H, W)
     return canvas * suffix[:, 0] + painted
 
 
