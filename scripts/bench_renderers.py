@@ -2,6 +2,7 @@
 
     python scripts/bench_renderers.py                       # full run, 2 threads, CPU (about 10-20 min)
     python scripts/bench_renderers.py --skip_memory --min_seconds 1
+    python scripts/bench_renderers.py --skip_speed --renderers oil,bezier13,curve,dots   # memory only
     python scripts/bench_renderers.py --renderers bezier13,fcn --device cuda
 
 What it measures, in one run:
@@ -20,7 +21,9 @@ What it measures, in one run:
 
 Stroke sizes shrink with the stroke count (scale ``sqrt(8 / N)`` of the canvas side) so that every set-up
 covers the canvas a few times over, as a painting does. Prints a table and the ratio of bezier13 to FCN
-throughput (target >= 5x on the 128-px patches). The machine may be shared: say so when quoting numbers.
+throughput (target >= 5x on the 128-px patches). Also prints coverage-only throughput (``bezier13_alpha``
+vs the FCN's output, no compositing) on the 128-px patches, since compositing costs the same for both.
+The machine may be shared: say so when quoting numbers.
 """
 
 from __future__ import annotations
@@ -175,6 +178,45 @@ def throughput(name: str, b: int, n: int, size: int, device: torch.device, min_s
     return b * n / per_pass, per_pass, (time.process_time() - cpu_start) / reps
 
 
+def coverage_throughput(name: str, b: int, n: int, device: torch.device, min_seconds: float, max_reps: int):
+    """Coverage only (no colour, no compositing) on 128 x 128: ``bezier13_alpha`` vs the FCN's alpha output.
+
+    Returns strokes/s, wall seconds per pass and CPU seconds per pass of forward + backward of
+    ``mean |alpha - target|``.
+    """
+    gen = torch.Generator().manual_seed(0)
+    params = make_strokes("bezier13", b, n, 128, gen)["params"].to(device).requires_grad_(True)
+    target = torch.rand(b, n, 128, 128, generator=gen).to(device)
+    if name == "bezier13":
+        from common.renderers.bezier13 import bezier13_alpha
+
+        def alpha() -> torch.Tensor:
+            return bezier13_alpha(params, 128, 128)
+    else:
+        from common.renderers.neural import FCNRenderer
+
+        fcn = FCNRenderer(10).to(device).eval().requires_grad_(False)
+
+        def alpha() -> torch.Tensor:
+            return fcn(params[..., :10].reshape(-1, 10)).view(b, n, 128, 128)
+
+    def step() -> None:
+        params.grad = None
+        (alpha() - target).abs().mean().backward()
+
+    step()
+    _sync(device)
+    reps, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    while True:
+        step()
+        _sync(device)
+        reps += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds or reps >= max_reps:
+            break
+    return b * n * reps / elapsed, elapsed / reps, (time.process_time() - cpu_start) / reps
+
+
 def _rss_mb() -> float:
     """Current resident set size in MB (Linux /proc), or NaN where unavailable."""
     try:
@@ -238,7 +280,8 @@ def main(argv=None) -> int:
     parser.add_argument("--memory_timeout", type=positive_int, default=900, help="seconds per memory run")
     parser.add_argument("--min_seconds", type=positive_float, default=3.0, help="timing window per set-up")
     parser.add_argument("--max_reps", type=positive_int, default=50)
-    parser.add_argument("--skip_memory", action="store_true")
+    parser.add_argument("--skip_memory", action="store_true", help="leave out the 10k-stroke memory runs")
+    parser.add_argument("--skip_speed", action="store_true", help="only the memory runs")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--memory_child", default=None, help=argparse_hidden())
     args = parser.parse_args(argv)
@@ -260,17 +303,22 @@ def main(argv=None) -> int:
     rows: dict[str, dict] = {}
     for name in names:
         row = rows.setdefault(name, {})
-        sps, sec, cpu = throughput(
-            name, args.patch_batch, args.patch_strokes, 128, device, args.min_seconds, args.max_reps
-        )
-        row["patch_sps"], row["patch_s"], row["patch_cpu_s"] = sps, sec, cpu
-        sps, sec, cpu = throughput(name, 1, args.canvas_strokes, 512, device, args.min_seconds, args.max_reps)
-        row["canvas_sps"], row["canvas_s"], row["canvas_cpu_s"] = sps, sec, cpu
-        print(
-            f"  {name:9s} 128px: {row['patch_sps']:9.0f} strokes/s   "
-            f"512px: {row['canvas_sps']:9.0f} strokes/s",
-            flush=True,
-        )
+        if args.skip_speed:
+            row.update({f"{k}_{v}": math.nan for k in ("patch", "canvas") for v in ("sps", "s", "cpu_s")})
+        else:
+            sps, sec, cpu = throughput(
+                name, args.patch_batch, args.patch_strokes, 128, device, args.min_seconds, args.max_reps
+            )
+            row["patch_sps"], row["patch_s"], row["patch_cpu_s"] = sps, sec, cpu
+            sps, sec, cpu = throughput(
+                name, 1, args.canvas_strokes, 512, device, args.min_seconds, args.max_reps
+            )
+            row["canvas_sps"], row["canvas_s"], row["canvas_cpu_s"] = sps, sec, cpu
+            print(
+                f"  {name:9s} 128px: {row['patch_sps']:9.0f} strokes/s   "
+                f"512px: {row['canvas_sps']:9.0f} strokes/s",
+                flush=True,
+            )
         if name in ANALYTIC and not args.skip_memory:
             row["memory"] = run_memory(name, args)
             print(f"  {name:9s} memory: {row['memory']}", flush=True)
@@ -301,8 +349,24 @@ def main(argv=None) -> int:
             f"CPU {row['patch_cpu_s']:5.2f} s/pass) | {row['canvas_sps']:6.0f} ({row['canvas_s']:6.1f} s, "
             f"CPU {row['canvas_cpu_s']:6.1f} s/pass) | {mtext}"
         )
-    if "bezier13" in rows and "fcn" in rows:
-        for key, label in (("patch", "128-px patches"), ("canvas", "512-px canvas")):
+    if "bezier13" in rows and "fcn" in rows and not args.skip_speed:
+        cover = {
+            name: coverage_throughput(
+                name, args.patch_batch, args.patch_strokes, device, args.min_seconds, args.max_reps
+            )
+            for name in ("bezier13", "fcn")
+        }
+        for name, (sps, sec, cpu) in cover.items():
+            rows[name]["coverage_sps"], rows[name]["coverage_s"], rows[name]["coverage_cpu_s"] = sps, sec, cpu
+            print(
+                f"{name:10s} coverage only, 128x128: {sps:7.0f} strokes/s "
+                f"({sec:5.2f} s, CPU {cpu:5.2f} s/pass)"
+            )
+        for key, label in (
+            ("patch", "128-px patches"),
+            ("canvas", "512-px canvas"),
+            ("coverage", "128-px coverage only"),
+        ):
             ratio = rows["bezier13"][f"{key}_sps"] / rows["fcn"][f"{key}_sps"]
             cpu_ratio = rows["fcn"][f"{key}_cpu_s"] / rows["bezier13"][f"{key}_cpu_s"]
             target = " (target >= 5x)" if key == "patch" else ""
