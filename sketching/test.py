@@ -19,6 +19,7 @@ fetch and where, then runs the offline edge objective instead (--loss edge), as 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
     if args.clip_weights is not None and not args.clip_weights.expanduser().is_file():
         raise UserError(f"--clip_weights file not found: {args.clip_weights}")
     images = list_images(args.target)
+    if Path(args.target).is_dir():  # ROI masks beside their scene (NAME_roi1.png) are not targets
+        images = [p for p in images if not re.search(r"_roi\d+$", p.stem)] or images
     if args.roi and len(images) > 1:
         raise UserError("--roi masks belong to one image; --target is a folder of several images")
     device = get_device(args.device)

@@ -111,7 +111,7 @@ def test_chunked_equals_dense_sequential_and_parallel():
 
 
 def test_large_canvas_is_memory_bounded():
-    cp, w, col = _strokes(n=40, seed=2, size=1024, width_px=3.0)
+    cp, w, col = _strokes(n=300, seed=2, size=1024, width_px=3.0)
     out = render_curves(cp, w, col, torch.ones(1, 3, 1024, 1024), chunk_size=32)
     assert out.shape == (1, 3, 1024, 1024) and (out < 1).any()
 
@@ -163,6 +163,19 @@ def test_svg_rasterization_matches_tensor_render():
     # The dark ink mass agrees within 10 %.
     ink_ref, ink_svg = (1 - ref).sum(), (1 - raster).sum()
     assert abs(ink_ref - ink_svg) < 0.1 * ink_ref
+
+
+def test_tapered_svg_matches_tensor_render():
+    svg = pytest.importorskip("common.svg")
+    size = 96
+    cp, w, col = _strokes(n=5, seed=4, size=size, width_px=3.0)
+    col[..., :3] = 0.0
+    profile = torch.stack([w * 0.3, w * 2.0, w * 0.3], -1)  # (B, N, 3) thin - thick - thin
+    ref = render_curves(cp, profile, col, torch.ones(1, 3, size, size))
+    rows = curves_to_rows(cp[0], profile[0], col[0])
+    text = svg.strokes_to_svg("curve", rows, size, size, background=[1, 1, 1], widths=profile[0])
+    raster = svg.rasterize_svg(text, size, size)
+    assert (raster - ref).abs().mean() < 0.01
 
 
 @pytest.mark.skipif(not diffvg_available(), reason="pydiffvg is not installed (cannot be installed here)")
