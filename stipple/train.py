@@ -39,6 +39,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument(
         "--no_skip", action="store_true", help="decoder sees only the style code (no density skip)"
     )
+    p.add_argument(
+        "--no_slot_prior", action="store_true", help="slot offsets without the low-discrepancy prior"
+    )
+    p.add_argument("--no_density_prior", action="store_true", help="density head without the darkness prior")
     p.add_argument("--spectrum_weight", type=float, default=0.1)
     p.add_argument("--kmax", type=positive_int, default=24, help="spectrum loss frequencies |k| <= kmax")
     p.add_argument("--checkpoint_dir", default="runs/stipple")
