@@ -42,7 +42,7 @@ def _photo(name: str) -> np.ndarray:
 
 
 def _prepare(image: torch.Tensor, canvas: int, strokes: int, rounds: int) -> PreparedImage:
-    edges = canny_edges(image)
+    edges = canny_edges(image)  # square photo: no padding
     masks = auto_rois(edges, rounds - 1)
     counts = [int(edges.sum())] + [int((edges & m).sum()) for m in masks]
     return PreparedImage(
@@ -50,6 +50,7 @@ def _prepare(image: torch.Tensor, canvas: int, strokes: int, rounds: int) -> Pre
         original_size=tuple(image.shape[-2:]),
         target=image,
         edges=edges,
+        content=np.ones((canvas, canvas), bool),
         round_masks=[np.ones((canvas, canvas), bool), *masks],
         round_sources=["whole image"] + ["auto"] * len(masks),
         edge_counts=counts,

@@ -19,18 +19,23 @@ def to_gray_uint8(image: torch.Tensor) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def canny_edges(image: torch.Tensor, low: int = 20, high: int = 200) -> np.ndarray:
+def canny_edges(
+    image: torch.Tensor, low: int = 20, high: int = 200, mask: np.ndarray | None = None
+) -> np.ndarray:
     """MROSS's edge detector (``get_edge_pathnum``): gray, 3x3 box blur, Canny(low=20, high=200).
 
     Args:
         image: ``(1, 3, H, W)`` float in [0, 1].
         low, high: Canny hysteresis thresholds on the 0..255 scale.
+        mask: ``(H, W)`` bool; edges outside it are dropped (e.g. the white padding of a non-square photo
+            and its border, see :func:`sketching.regions.content_mask`).
 
     Returns:
         ``(H, W)`` bool, True on edge pixels (1 px wide).
     """
     gray = cv2.blur(to_gray_uint8(image), (3, 3))
-    return cv2.Canny(gray, low, high) > 0
+    edges = cv2.Canny(gray, low, high) > 0
+    return edges & mask if mask is not None else edges
 
 
 def xdog_edges(
@@ -66,7 +71,9 @@ def xdog_edges(
     return tone8 < thr
 
 
-def edge_ink(image: torch.Tensor, method: str = "canny", width_px: float = 1.5) -> torch.Tensor:
+def edge_ink(
+    image: torch.Tensor, method: str = "canny", width_px: float = 1.5, mask: np.ndarray | None = None
+) -> torch.Tensor:
     """The edge-objective target: an anti-aliased line drawing of the target's edges, as ink in [0, 1].
 
     Edge pixels are dilated to about ``width_px`` (the sketch's stroke width) and softened by a Gaussian of
@@ -76,6 +83,7 @@ def edge_ink(image: torch.Tensor, method: str = "canny", width_px: float = 1.5) 
         image: ``(1, 3, H, W)`` float in [0, 1].
         method: ``"canny"`` (MROSS) or ``"xdog"`` (CLIPasso).
         width_px: stroke width in pixels.
+        mask: ``(H, W)`` bool; edges outside it are dropped.
 
     Returns:
         ``(1, 1, H, W)`` float32 ink (1 = line, 0 = paper), on ``image.device``.
@@ -89,6 +97,8 @@ def edge_ink(image: torch.Tensor, method: str = "canny", width_px: float = 1.5) 
         edges = xdog_edges(image)
     else:
         raise ValueError(f"unknown edge method {method!r} (canny, xdog)")
+    if mask is not None:
+        edges = edges & mask
     ink = edges.astype(np.float32)
     radius = int(round(max(width_px - 1.0, 0.0) / 2.0))
     if radius > 0:

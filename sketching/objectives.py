@@ -72,6 +72,7 @@ class EdgeObjective(nn.Module):
         mass_normalise: use the ``m_k`` factors on the coarse levels (compare where the ink is, not how
             much: a fixed stroke budget cannot match the ink mass of a full edge map, and without them the
             strokes grow into long scribbles).
+        content_mask: ``(H, W)`` bool where the photo lies (edges outside are ignored), or None.
     """
 
     name = "edge"
@@ -84,13 +85,14 @@ class EdgeObjective(nn.Module):
         levels: int = 5,
         level_decay: float = 0.5,
         mass_normalise: bool = True,
+        content_mask=None,
     ) -> None:
         super().__init__()
         self.method = method
         self.levels = int(levels)
         self.level_weights = [float(level_decay) ** k for k in range(self.levels)]
         self.mass_normalise = bool(mass_normalise)
-        ink = edge_ink(target, method, width_px).to(target.dtype)  # (1, 1, H, W)
+        ink = edge_ink(target, method, width_px, content_mask).to(target.dtype)  # (1, 1, H, W)
         self.register_buffer("ink", ink, persistent=False)
         self.targets = [t.detach() for t in self.pyramid(ink)]
         self.norms = [float(t.square().mean().clamp_min(1e-8)) for t in self.targets]
@@ -165,6 +167,7 @@ def build_objective(
     width_px: float = 1.5,
     use_vgg: bool = True,
     num_augs: int = 4,
+    content_mask=None,
 ) -> tuple[nn.Module, list[str]]:
     """Make the requested objective, falling back to the edge objective when CLIP weights are missing.
 
@@ -176,6 +179,7 @@ def build_objective(
         edge_method, width_px: edge objective settings.
         use_vgg: add MROSS's VGG16 term to the CLIP objective.
         num_augs: augmented views per step of the CLIP objective (CLIPasso: 4).
+        content_mask: ``(H, W)`` bool where the photo lies on the canvas (edge objective), or None.
 
     Returns:
         ``(objective, notes)``: notes are log lines (what was missing, what runs instead) for metrics.json.
@@ -215,4 +219,5 @@ def build_objective(
         raise ValueError(f"unknown loss {loss!r} (clip, edge)")
     for note in notes:
         log.warning(note)
-    return EdgeObjective(target, edge_method, width_px).to(target.device), notes
+    edge = EdgeObjective(target, edge_method, width_px, content_mask=content_mask)
+    return edge.to(target.device), notes

@@ -18,6 +18,7 @@ from sketching.edges import canny_edges
 from sketching.regions import (
     allocate_strokes,
     auto_rois,
+    content_mask,
     find_roi_files,
     fit_to_canvas,
     load_roi_mask,
@@ -38,7 +39,8 @@ class PreparedImage:
         path: the image file.
         original_size: ``(H, W)`` of the file.
         target: ``(1, 3, C, C)`` float in [0, 1] (padded to a square with white, resized to the canvas).
-        edges: ``(C, C)`` bool Canny edges (MROSS's detector) of ``target``.
+        edges: ``(C, C)`` bool Canny edges (MROSS's detector) of ``target``, inside ``content``.
+        content: ``(C, C)`` bool, where the photo lies (not its white padding).
         round_masks: per round a ``(C, C)`` bool mask; round 1 is the whole image.
         round_sources: per round where its region came from (``"whole image"``, a file, ``"auto k"``).
         edge_counts: per round the Canny edge pixels in its region.
@@ -50,6 +52,7 @@ class PreparedImage:
     original_size: tuple[int, int]
     target: torch.Tensor
     edges: np.ndarray
+    content: np.ndarray
     round_masks: list[np.ndarray]
     round_sources: list[str]
     edge_counts: list[int]
@@ -78,7 +81,8 @@ def prepare_image(
     image = load_image(path)
     _, _, h, w = image.shape
     target = fit_to_canvas(image, canvas).clamp(0, 1)
-    edges = canny_edges(target)
+    content = content_mask(h, w, canvas)
+    edges = canny_edges(target, mask=content)
     notes: list[str] = []
     if roi_paths and auto_roi:
         raise UserError("use either --roi MASK... or --auto_roi, not both")
@@ -111,6 +115,7 @@ def prepare_image(
         original_size=(h, w),
         target=target,
         edges=edges,
+        content=content,
         round_masks=round_masks,
         round_sources=["whole image", *sources],
         edge_counts=counts,

@@ -25,6 +25,7 @@ from common.errors import ImageLoadError, UserError
 
 __all__ = [
     "fit_to_canvas",
+    "content_mask",
     "mask_to_canvas",
     "load_roi_mask",
     "find_roi_files",
@@ -50,6 +51,22 @@ def fit_to_canvas(image: torch.Tensor, canvas: int) -> torch.Tensor:
     if side == canvas:
         return padded
     return F.interpolate(padded, size=(canvas, canvas), mode="area" if side > canvas else "bilinear")
+
+
+def content_mask(height: int, width: int, canvas: int, margin: int = 3) -> np.ndarray:
+    """Where the photo lies on the canvas after :func:`fit_to_canvas`, minus ``margin`` px along padded sides.
+
+    The photo/white-padding border of a non-square photo is a strong artificial edge; edges are only taken
+    inside this mask so no stroke is spent on it.
+
+    Returns:
+        ``(C, C)`` bool.
+    """
+    mask = mask_to_canvas(np.ones((height, width), dtype=bool), canvas)
+    if height == width:
+        return mask
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    return cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE) > 0
 
 
 def mask_to_canvas(mask: np.ndarray, canvas: int) -> np.ndarray:

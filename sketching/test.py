@@ -142,6 +142,7 @@ def main(argv=None) -> int:
             width_px=args.stroke_width,
             num_augs=args.num_augs,
             use_vgg=not args.no_vgg,
+            content_mask=item.content,
         )
         saliency = None
         if args.init == "saliency":

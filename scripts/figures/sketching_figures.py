@@ -22,7 +22,7 @@ from common.image_io import image_to_tensor, save_image, tensor_to_uint8
 from sketching.edges import canny_edges
 from sketching.objectives import build_objective
 from sketching.pipeline import PreparedImage
-from sketching.regions import allocate_strokes, auto_rois, fit_to_canvas
+from sketching.regions import allocate_strokes, auto_rois, content_mask, fit_to_canvas
 from sketching.sketcher import SketchConfig, optimize_sketch, render_sketch
 
 
@@ -37,8 +37,10 @@ def _photo(name: str) -> np.ndarray:
         return getattr(data, name)()
 
 
-def _prepared(target: torch.Tensor, canvas: int, strokes: int, regions: int) -> PreparedImage:
-    edges = canny_edges(target)
+def _prepared(
+    target: torch.Tensor, content: np.ndarray, canvas: int, strokes: int, regions: int
+) -> PreparedImage:
+    edges = canny_edges(target, mask=content)
     masks = auto_rois(edges, regions)
     counts = [int(edges.sum())] + [int((edges & m).sum()) for m in masks]
     return PreparedImage(
@@ -46,6 +48,7 @@ def _prepared(target: torch.Tensor, canvas: int, strokes: int, regions: int) -> 
         original_size=tuple(target.shape[-2:]),
         target=target,
         edges=edges,
+        content=content,
         round_masks=[np.ones((canvas, canvas), bool), *masks],
         round_sources=["whole image"] + [f"auto {k + 1}" for k in range(len(masks))],
         edge_counts=counts,
@@ -78,15 +81,19 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = prepare_output_dir(args.output_dir)
-    target = fit_to_canvas(image_to_tensor(_photo(args.photo)), args.canvas).clamp(0, 1)
-    objective, notes = build_objective(args.loss, target, clip_weights=args.clip_weights)
+    photo = _photo(args.photo)
+    target = fit_to_canvas(image_to_tensor(photo), args.canvas).clamp(0, 1)
+    content = content_mask(photo.shape[0], photo.shape[1], args.canvas)
+    objective, notes = build_objective(
+        args.loss, target, clip_weights=args.clip_weights, content_mask=content
+    )
     tag = f"{objective.name} objective"
     device = torch.device("cpu")
     if args.figure in ("abstraction", "all"):
         tiles = [_label(target, args.photo)]
         for n in (16, 32, 64, 128):
             cfg = SketchConfig(num_strokes=n, num_iter=args.num_iter, canvas=args.canvas)
-            prep = _prepared(target, args.canvas, n, 0)
+            prep = _prepared(target, content, args.canvas, n, 0)
             res = optimize_sketch(objective, prep.round_masks, prep.budgets, prep.edges, cfg, 0, device)
             tiles.append(
                 _label(render_sketch(res.control_points, args.canvas, cfg.stroke_width), f"{n} strokes")
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
         save_image(_row(tiles), out / "sketching_abstraction.png")
     if args.figure in ("rounds", "all"):
         cfg = SketchConfig(num_strokes=48, num_iter=args.num_iter, canvas=args.canvas)
-        prep = _prepared(target, args.canvas, 48, 2)
+        prep = _prepared(target, content, args.canvas, 48, 2)
         res = optimize_sketch(objective, prep.round_masks, prep.budgets, prep.edges, cfg, 0, device)
         outlined = np.ascontiguousarray(tensor_to_uint8(target))
         colours = [(230, 60, 60), (60, 90, 230)]

@@ -93,3 +93,17 @@ def photo_224():
     from skimage import data
 
     return fit_to_canvas(image_to_tensor(data.astronaut()), 224)
+
+
+def test_padding_border_of_a_wide_photo_gives_no_edges(tmp_path):
+    from skimage import data
+
+    from sketching.objectives import EdgeObjective
+    from sketching.pipeline import prepare_image
+
+    Image.fromarray(data.chelsea()).save(tmp_path / "chelsea.png")  # 300 x 451: padded top and bottom
+    prep = prepare_image(tmp_path / "chelsea.png", 224, 48)
+    rows = np.nonzero(prep.edges.any(1))[0]
+    assert rows.min() >= 38 + 2 and rows.max() <= 186 - 2  # photo rows are about 37..186
+    ink = EdgeObjective(prep.target, content_mask=prep.content).ink[0, 0]
+    assert ink[:36].sum() == 0 and ink[-36:].sum() == 0
