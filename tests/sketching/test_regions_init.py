@@ -107,3 +107,16 @@ def test_padding_border_of_a_wide_photo_gives_no_edges(tmp_path):
     assert rows.min() >= 38 + 2 and rows.max() <= 186 - 2  # photo rows are about 37..186
     ink = EdgeObjective(prep.target, content_mask=prep.content).ink[0, 0]
     assert ink[:36].sum() == 0 and ink[-36:].sum() == 0
+
+
+def test_saliency_seeds_follow_the_saliency_map(photo_224):
+    from sketching.initialization import saliency_sampling
+    from sketching.pipeline import clip_saliency
+
+    nn = torch.nn
+    visual = nn.Sequential(nn.Conv2d(3, 8, 5, stride=4), nn.Flatten(), nn.LazyLinear(16))
+    sal = clip_saliency(visual, photo_224)  # any encoder (1, 3, 224, 224) -> (1, D) works
+    assert sal.shape == (224, 224) and sal.min() == 0 and sal.max() == pytest.approx(1.0)
+    ramp = np.tile(np.linspace(0, 1, 224), (224, 1))  # salient on the right
+    seeds = saliency_sampling(ramp, np.ones((224, 224), bool), 30, np.random.default_rng(0), tau=0.1)
+    assert seeds.shape == (30, 2) and np.median(seeds[:, 0]) > 150
