@@ -85,6 +85,7 @@ class DDPG:
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=lr_actor)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=lr_critic)
         self.gamma, self.tau, self.bc_weight, self.alpha_q = gamma, tau, bc_weight, alpha_q
+        self.teacher_painter = None  # set to the frozen painter for the look-ahead teacher
 
     def act(self, target, canvas, noise: float = 0.0) -> torch.Tensor:
         self.actor.eval()
@@ -110,7 +111,7 @@ class DDPG:
         q_mu = self.critic(t, c, mu)
         lam = self.alpha_q / (q_mu.detach().abs().mean() + 1e-6)
         loss_bc = (
-            F.mse_loss(mu, teacher_box(t, c, self.actor.config.min_box))
+            F.mse_loss(mu, teacher_box(t, c, self.actor.config.min_box, self.teacher_painter))
             if self.bc_weight > 0
             else mu.sum() * 0
         )
@@ -131,7 +132,9 @@ class DDPG:
         """Imitation-only actor step ``L = ||mu(s) - a_teacher(s)||^2`` (warm-up phase; critic untouched)."""
         t, c = batch[0], batch[1]
         self.actor.train()
-        loss_bc = F.mse_loss(self.actor(t, c), teacher_box(t, c, self.actor.config.min_box))
+        loss_bc = F.mse_loss(
+            self.actor(t, c), teacher_box(t, c, self.actor.config.min_box, self.teacher_painter)
+        )
         self.opt_actor.zero_grad(set_to_none=True)
         loss_bc.backward()
         self.opt_actor.step()

@@ -107,36 +107,79 @@ class PaintEnv:
         return self.canvas, phasic_reward(d0, d1, norm, self.reward_mode), self.t >= self.max_step
 
 
-def teacher_box(target: torch.Tensor, canvas: torch.Tensor, min_box: float = 0.08) -> torch.Tensor:
-    """Greedy "largest error" box, used to warm-start the actor by imitation (not in the paper).
+def _candidate_boxes(target: torch.Tensor, canvas: torch.Tensor, min_box: float) -> list[torch.Tensor]:
+    """One candidate per box side: the square box with the largest error visible at its scale."""
+    """Greedy coarse-to-fine box, used to warm-start the actor by imitation (not in the paper).
 
-    Among square boxes of side s in {1, 3/4, 1/2, 3/8, 1/4, 3/16} of the region (stride s/4), pick the one
-    maximising ``sum of squared error in the box / s``: the whole region while the error is spread out,
-    smaller boxes once it concentrates (coarse to fine).
+    A painter paints strokes of a size proportional to its region, so a box of side s can only fix the
+    error that is visible at that scale: the squared difference between the canvas and the target
+    low-passed at about s / 4 (box blur). Among square boxes of side s in {1, 3/4, 1/2, 3/8, 1/4, 3/16} of
+    the region (stride s/4), pick the one with the largest such "fixable" error. On a blank canvas this is
+    the whole region; once the coarse colours are in place, smaller boxes where detail is missing win.
 
     Args:
-        target, canvas: (E, 3, S, S). Returns: (E, 4) normalised boxes.
+        target, canvas: (E, 3, S, S) in [0, 1]. min_box: smallest side considered.
+
+    Returns:
+        (E, 4) normalised boxes (x0, y0, x1, y1).
     """
-    err = (target - canvas).pow(2).mean(1, keepdim=True)  # (E, 1, S, S)
-    size = err.shape[-1]
-    best_score = torch.full((err.shape[0],), -1.0, device=err.device, dtype=err.dtype)
-    best = torch.zeros(err.shape[0], 4, device=err.device, dtype=err.dtype)
-    for frac in (1.0, 0.75, 0.5, 0.375, 0.25, 0.1875):
+    size = target.shape[-1]
+    out = []
+    for frac in (1.0, 0.5, 0.25):
         if frac < min_box:
             continue
         k = max(1, int(round(frac * size)))
+        r = max(1, k // 8)  # blur radius ~ a quarter of the box side (kernel 2r + 1)
+        low = torch.nn.functional.avg_pool2d(target, 2 * r + 1, 1, r, count_include_pad=False)
+        err = (low - canvas).pow(2).mean(1, keepdim=True)  # (E, 1, S, S)
         stride = max(1, k // 4)
         sums = torch.nn.functional.avg_pool2d(err, k, stride) * (k * k)  # (E, 1, h', w')
-        score = sums.flatten(1) / k
-        val, idx = score.max(1)
+        val, idx = sums.flatten(1).max(1)
         ncols = sums.shape[-1]
         y0 = (idx // ncols).to(err.dtype) * stride / size
         x0 = (idx % ncols).to(err.dtype) * stride / size
-        cand = torch.stack([x0, y0, x0 + k / size, y0 + k / size], 1)
-        better = val > best_score
-        best = torch.where(better[:, None], cand, best)
-        best_score = torch.where(better, val, best_score)
-    return best.clamp(0, 1)
+        out.append(torch.stack([x0, y0, x0 + k / size, y0 + k / size], 1).clamp(0, 1))
+    return out
+
+
+@torch.no_grad()
+def teacher_box(
+    target: torch.Tensor, canvas: torch.Tensor, min_box: float = 0.08, painter=None
+) -> torch.Tensor:
+    """Greedy look-ahead box, used to warm-start the actor by imitation (not in the paper).
+
+    Candidates: for each side s in {1, 1/2, 1/4} of the region, the square box with the largest error
+    visible at its scale (squared difference between the canvas and the target box-blurred with radius
+    s / 8). With a painter, each candidate is tried with one painter call (5 strokes) and the one that
+    lowers the MSE of the whole region most wins (so a large box is no longer chosen once its strokes
+    would only repaint coarse colour over detail); without one, the largest visible error wins.
+
+    Args:
+        target, canvas: (E, 3, S, S) in [0, 1]. min_box: smallest side considered. painter: or None.
+
+    Returns:
+        (E, 4) normalised boxes (x0, y0, x1, y1).
+    """
+    cands = _candidate_boxes(target, canvas, min_box)  # C x (E, 4)
+    e = target.shape[0]
+    boxes = torch.stack(cands, 1)  # (E, C, 4)
+    if painter is None:
+        size = target.shape[-1]
+        scores = []
+        for c in cands:
+            lo = (c[:, :2] * size).long()
+            hi = (c[:, 2:] * size).long().clamp_min(lo + 1)
+            err = (target - canvas).pow(2).mean(1)
+            scores.append(
+                torch.stack([err[i, lo[i, 1] : hi[i, 1], lo[i, 0] : hi[i, 0]].sum() for i in range(e)])
+            )
+        return boxes[torch.arange(e), torch.stack(scores, 1).argmax(1)]
+    n = len(cands)
+    t_rep = target.repeat_interleave(n, 0)
+    c_rep = canvas.repeat_interleave(n, 0)
+    after, _ = paint_box(painter, t_rep, c_rep, boxes.reshape(e * n, 4), calls=1)
+    gain = (distance(t_rep, c_rep) - distance(t_rep, after)).view(e, n)
+    return boxes[torch.arange(e), gain.argmax(1)]
 
 
 def schedule(stroke_num: int, per_region: int = 20, top_limit: int = 50) -> tuple[int, int]:

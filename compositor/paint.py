@@ -84,7 +84,7 @@ def _full_box(device, dtype) -> torch.Tensor:
 
 
 @torch.no_grad()
-def paint_regions(state: _Canvas, actor, stroke_num: int, per_region: int = 20) -> None:
+def paint_regions(state: _Canvas, actor, stroke_num: int, per_region: int = 5) -> None:
     """Modes 1 and 2: S top-level regions, each split into k sub-regions (k = 1: the region itself)."""
     calls = per_region // STROKES_PER_CALL
     steps, k = schedule(stroke_num, per_region)
@@ -94,7 +94,7 @@ def paint_regions(state: _Canvas, actor, stroke_num: int, per_region: int = 20) 
     if actor is None:  # the imitation teacher instead of the trained actor (ablation, not in the paper)
 
         def actor(t, c):
-            return teacher_box(t, c, min_box)
+            return teacher_box(t, c, min_box, state.painter)
 
     for _ in range(steps):
         if state.left <= 0:
@@ -138,7 +138,7 @@ def paint_image(
     actor,
     stroke_num: int,
     mode: int = 1,
-    per_region: int = 20,
+    per_region: int = 5,
     frames: int = 0,
     progress=None,
 ) -> PaintResult:

@@ -36,7 +36,7 @@ def paint_target(
     mode=1,
     refine=0,
     refine_size=256,
-    per_region=20,
+    per_region=5,
     frames=0,
     progress=None,
 ) -> dict:

@@ -41,7 +41,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--video_format", choices=("mp4", "gif"), default="mp4")
     parser.add_argument("--refine", type=non_negative_int, default=0, help="Adam steps on the strokes")
     parser.add_argument("--refine_size", type=int_in(32, 4096), default=256, help="refinement resolution")
-    parser.add_argument("--per_region", type=int_in(5, 100), default=20, help="strokes per region (x5)")
+    parser.add_argument("--per_region", type=int_in(5, 100), default=5, help="strokes per sub-region (x5)")
     parser.add_argument(
         "--policy",
         choices=("actor", "teacher"),

@@ -64,6 +64,7 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     agent = DDPG(
         actor, device, tau=cfg.tau, lr_actor=cfg.lr_actor, lr_critic=cfg.lr_critic, bc_weight=cfg.bc_weight
     )
+    agent.teacher_painter = painter
     if ckpt is not None:
         load_model_state(agent.actor, ckpt)
         agent.load_state(ckpt["extra"])
@@ -87,7 +88,7 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
         while not done:
             action = agent.act(target, canvas, cfg.noise)
             if float(torch.rand(1, generator=gen)) < cfg.teacher_prob:
-                action = teacher_box(target, canvas, agent.actor.config.min_box)
+                action = teacher_box(target, canvas, agent.actor.config.min_box, painter)
             action = action_to_box(action, agent.actor.config.min_box)
             prev = canvas
             canvas, reward, done = env.step(action)

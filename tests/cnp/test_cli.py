@@ -1,4 +1,8 @@
-"""compositor/test.py through its real command line: a real photo with the shipped checkpoints, and bad input."""
+"""compositor/test.py through its entry point: a real photo with the shipped checkpoints, and bad input.
+
+The painting runs call ``run_main(main, argv)`` in this process (the exact code path of the script, minus
+a second torch import); the argparse errors also go through a real ``python -m compositor.test`` process.
+"""
 
 import json
 import subprocess
@@ -12,9 +16,14 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run(args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "compositor.test", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+def _cli(args, capsys):
+    """The script's real entry point (``run_main(main)``): exit status and stderr."""
+    from common.cli import run_main
+    from compositor.test import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(main, args)
+    return exit_info.value.code, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +35,20 @@ def photo(tmp_path_factory):
     return path
 
 
-def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path):
-    res = _run(["--img_path", str(photo), "--stroke_num", "120", "--size", "160", "--video", "--video_format",
-                "gif", "--output_dir", str(tmp_path), "--no_progress", "--threads", "1"])
-    assert res.returncode == 0, res.stderr
+def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path, capsys):
+    args = [
+        "--img_path",
+        str(photo),
+        "--stroke_num",
+        "120",
+        "--size",
+        "160",
+        "--video",
+        "--video_format",
+        "gif",
+    ]
+    code, err = _cli(args + ["--output_dir", str(tmp_path), "--no_progress"], capsys)
+    assert code == 0, err
     out = tmp_path / "coffee"
     for name in ("painting.png", "strokes.json", "painting.svg", "metrics.json", "process.gif"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
@@ -41,12 +60,13 @@ def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path):
     assert metrics["mse"] < 0.25 * metrics["blank_canvas_mse"]  # much closer than the black canvas
     img = np.asarray(Image.open(out / "painting.png"))
     assert img.shape == (107, 160, 3) and img.std() > 10
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no partial folder left
 
 
-def test_grid_baseline_exact_count(photo, tmp_path):
-    res = _run(["--img_path", str(photo), "--stroke_num", "37", "--mode", "3", "--size", "96",
-                "--output_dir", str(tmp_path), "--no_progress", "--threads", "1"])
-    assert res.returncode == 0, res.stderr
+def test_grid_baseline_exact_count(photo, tmp_path, capsys):
+    args = ["--img_path", str(photo), "--stroke_num", "37", "--mode", "3", "--size", "96"]
+    code, err = _cli(args + ["--output_dir", str(tmp_path), "--no_progress"], capsys)
+    assert code == 0, err
     assert len(json.loads((tmp_path / "coffee" / "strokes.json").read_text())["strokes"]) == 37
 
 
@@ -54,17 +74,32 @@ def test_grid_baseline_exact_count(photo, tmp_path):
     "args, needle",
     [
         (["--img_path", "/nonexistent/photo.jpg"], "photo.jpg"),
-        (["--mode", "4"], "--mode"),
-        (["--stroke_num", "0"], "--stroke_num"),
         (["--compositor", "/nonexistent/actor.pt"], "checkpoints/cnp_compositor.pt"),
+        (["--painter", "/nonexistent/p.pt"], "checkpoints/cnp_painter.pt"),
     ],
 )
-def test_bad_input_one_line_nothing_written(photo, tmp_path, args, needle):
-    full = ["--img_path", str(photo), "--output_dir", str(tmp_path / "out")]
-    full = [a for a in full if not (args and args[0] == "--img_path" and a in full[:2])] + args
-    res = _run(full)
-    assert res.returncode != 0
+def test_bad_input_one_line_nothing_written(photo, tmp_path, capsys, args, needle):
+    base = [] if args[0] == "--img_path" else ["--img_path", str(photo)]
+    code, err = _cli(base + args + ["--output_dir", str(tmp_path / "out")], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle", [(["--mode", "4"], "--mode"), (["--stroke_num", "0"], "--stroke_num")]
+)
+def test_bad_flags_real_process(photo, tmp_path, args, needle):
+    cmd = [
+        sys.executable,
+        "-m",
+        "compositor.test",
+        "--img_path",
+        str(photo),
+        "--output_dir",
+        str(tmp_path / "o"),
+    ]
+    res = subprocess.run(cmd + args, cwd=REPO, capture_output=True, text=True, timeout=120)
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], res.stderr
-    assert "Traceback" not in res.stderr
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
+    assert not (tmp_path / "o").exists()

@@ -49,10 +49,27 @@ def test_rewards():
     assert phasic_reward(d0, d1, norm, "paper")[0] == plain[0]  # beta = 1 while d > 0.005
 
 
-def test_teacher_prefers_concentrated_error():
+def test_teacher_candidates_sit_on_the_error():
+    from compositor.env import _candidate_boxes
+
     target = torch.zeros(1, 3, 64, 64)
     target[..., 40:56, 8:24] = 1.0
-    box = teacher_box(target, torch.zeros_like(target))
-    assert box[0, 0] <= 8 / 64 + 0.05 and box[0, 2] >= 24 / 64 - 0.05 and box[0, 2] - box[0, 0] < 0.6
-    uniform = torch.rand(1, 3, 64, 64)
-    assert torch.allclose(teacher_box(uniform, torch.zeros_like(uniform)), torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
+    full, half, quarter = _candidate_boxes(target, torch.zeros_like(target), 0.08)
+    assert torch.allclose(full, torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
+    x0, y0, x1, y1 = quarter[0].tolist()
+    assert x0 <= 8 / 64 + 0.07 and x1 >= 24 / 64 - 0.07 and y0 <= 40 / 64 + 0.07 and y1 >= 56 / 64 - 0.07
+    assert torch.allclose(teacher_box(target, torch.zeros_like(target)), full)  # no painter: largest error
+
+
+def test_teacher_lookahead_uses_the_painter():
+    class TinyPainter(torch.nn.Module):  # paints one small white stroke in the middle of its patch
+        config = type("C", (), {"patch": 32})()
+
+        def forward(self, target, canvas):
+            s = torch.tensor([0.5, 0.5, 0.9, 0.9, 0.0, 1.0, 1.0, 1.0])
+            return s.expand(target.shape[0], 1, 8)
+
+    target = torch.zeros(1, 3, 64, 64)
+    target[..., 40:56, 8:24] = 1.0
+    box = teacher_box(target, torch.zeros_like(target), 0.08, TinyPainter())
+    assert box[0, 2] - box[0, 0] <= 0.26  # the quarter box on the white square gains most

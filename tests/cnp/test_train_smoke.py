@@ -24,8 +24,20 @@ def painter_run(tiny_dataset, tmp_path_factory):
     from painter.train import main
 
     out = tmp_path_factory.mktemp("painter")
-    args = ["--dataset", str(tiny_dataset), "--batch_size", "2", "--rollout", "2", "--save_every", "1",
-            "--output_dir", str(out), "--threads", "1"]
+    args = [
+        "--dataset",
+        str(tiny_dataset),
+        "--batch_size",
+        "2",
+        "--rollout",
+        "2",
+        "--save_every",
+        "1",
+        "--output_dir",
+        str(out),
+        "--threads",
+        "1",
+    ]
     assert main(args + ["--steps", "2"]) == 0
     return out, args
 
@@ -50,9 +62,28 @@ def test_compositor_trains_and_resumes(painter_run, tiny_dataset, tmp_path):
     from compositor.train import main
 
     painter_dir, _ = painter_run
-    args = ["--dataset", str(tiny_dataset), "--painter", str(painter_dir / "painter.pt"), "--env_batch", "2",
-            "--max_step", "2", "--updates", "1", "--batch_size", "2", "--warmup", "2", "--bc_episodes", "1",
-            "--output_dir", str(tmp_path), "--threads", "1"]
+    args = [
+        "--dataset",
+        str(tiny_dataset),
+        "--painter",
+        str(painter_dir / "painter.pt"),
+        "--env_batch",
+        "2",
+        "--max_step",
+        "2",
+        "--updates",
+        "1",
+        "--batch_size",
+        "2",
+        "--warmup",
+        "2",
+        "--bc_episodes",
+        "1",
+        "--output_dir",
+        str(tmp_path),
+        "--threads",
+        "1",
+    ]
     assert main(args + ["--episodes", "1"]) == 0
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 1
     assert main(args + ["--episodes", "2"]) == 0  # second episode: a DDPG update with the critic
