@@ -244,20 +244,41 @@ def memory_child(name: str, n: int, size: int, device: torch.device) -> dict:
     return result
 
 
+def _child_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def run_memory(name: str, args) -> dict:
+    """Memory run of one renderer in a subprocess, killed (and reported) when its resident set exceeds
+    ``--memory_kill_gb`` or it runs past ``--memory_timeout``: the machine is shared."""
     cmd = [
         sys.executable, "-m", "scripts.bench_renderers", "--memory_child", name, "--device", args.device,
         "--threads", str(args.threads), "--memory_strokes", str(args.memory_strokes),
         "--memory_size", str(args.memory_size),
     ]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.memory_timeout)
-    except subprocess.TimeoutExpired:
-        return {"renderer": name, "error": f"timeout after {args.memory_timeout} s"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start, peak = time.perf_counter(), 0.0
+    while proc.poll() is None:
+        peak = max(peak, _child_rss_mb(proc.pid))
+        elapsed = time.perf_counter() - start
+        if peak > args.memory_kill_gb * 1024 or elapsed > args.memory_timeout:
+            proc.kill()
+            proc.wait()
+            why = f"over {args.memory_kill_gb:g} GB" if elapsed <= args.memory_timeout else "timeout"
+            return {
+                "renderer": name,
+                "error": f"killed: {why} after {elapsed:.0f} s (RSS seen {peak:.0f} MB)",
+            }
+        time.sleep(0.2)
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        tail = (err.strip().splitlines() or ["?"])[-1]
         return {"renderer": name, "error": f"exit {proc.returncode}: {tail[:200]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -278,6 +299,9 @@ def main(argv=None) -> int:
     parser.add_argument("--memory_size", type=positive_int, default=1024)
     parser.add_argument("--memory_limit_gb", type=positive_float, default=4.0)
     parser.add_argument("--memory_timeout", type=positive_int, default=900, help="seconds per memory run")
+    parser.add_argument(
+        "--memory_kill_gb", type=positive_float, default=8.0, help="kill a memory run above this RSS (GB)"
+    )
     parser.add_argument("--min_seconds", type=positive_float, default=3.0, help="timing window per set-up")
     parser.add_argument("--max_reps", type=positive_int, default=50)
     parser.add_argument("--skip_memory", action="store_true", help="leave out the 10k-stroke memory runs")
