@@ -98,16 +98,16 @@ def test_chunked_equals_dense_sequential_and_parallel():
     out_chunk4 = render_curves(cp, w, col, canvas, chunk_size=4)
     alpha = curve_alpha(cp, w, 40, 40) * col[..., 3, None, None]  # (B, N, H, W)
     ref = canvas.clone()
-    for i in range(9):  # sequential "over"
+    for i in range(9):  # sequential "over", written out
         a = alpha[:, i : i + 1]
         ref = ref * (1 - a) + col[:, i, :3, None, None] * a
-    # Parallel form: sum_i c_i a_i prod_{j>i} (1 - a_j) + canvas prod_j (1 - a_j).
-    keep = torch.flip(torch.cumprod(torch.flip(1 - alpha, [1]), 1), [1])  # prod_{j>=i}
-    after = torch.cat([keep[:, 1:], torch.ones_like(keep[:, :1])], 1)  # prod_{j>i}
-    par = canvas * keep[:, :1] + (col[..., :3, None, None] * (alpha * after).unsqueeze(2)).sum(1)
     assert torch.allclose(out_chunk1, ref, atol=1e-5)
     assert torch.allclose(out_chunk4, ref, atol=1e-5)
-    assert torch.allclose(par, ref, atol=1e-5)
+    compositing = pytest.importorskip("common.compositing")
+    seq = compositing.composite_sequential(canvas, col[..., :3], alpha.unsqueeze(2))  # core, (B, N, 1, H, W)
+    par = compositing.composite_parallel(canvas, col[..., :3], alpha.unsqueeze(2))
+    assert torch.allclose(seq, out_chunk4, atol=1e-5)
+    assert torch.allclose(par, out_chunk4, atol=1e-5)
 
 
 def test_large_canvas_is_memory_bounded():
