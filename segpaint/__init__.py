@@ -13,7 +13,7 @@ with semantic masks, each region is painted in turn.
 
 Losses (per window of canvas C_theta and image crop I):
 
-    L(theta) = 1/|Omega| sum_{x in Omega} |C_theta(x) - I(x)|  +  beta * L_perc(C_theta, I)         (paper Eq. 1)
+    L(theta) = 1/|Omega| sum_{x in Omega} |C_theta(x) - I(x)| + beta * L_perc(C_theta, I)   (paper Eq. 1)
     C_theta = C_0 * prod_i (1 - a_i) + sum_i c_i a_i prod_{j>i} (1 - a_j)      ("over" compositing)
     L_perc = mean over VGG16 layers l of (1 - cos(phi_l(C), phi_l(I)))  (cosine over channels, as STROTSS)
 

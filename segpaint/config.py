@@ -77,12 +77,27 @@ def style_config(style: str, **overrides) -> SegPaintConfig:
     if style == "realistic":  # paper: P = 4 passes, uniform attention, beta = 0.01
         cfg = SegPaintConfig()
     elif style == "painterly":  # paper: 16 strokes per window per pass, masks from pass 1, beta = 0
-        cfg = SegPaintConfig(style=style, strokes_per_patch=(16, 16, 16, 9), w_perc=0.0, uniform_passes=1,
-                             mask_from_pass=1)
+        cfg = SegPaintConfig(
+            style=style, strokes_per_patch=(16, 16, 16, 9), w_perc=0.0, uniform_passes=1, mask_from_pass=1
+        )
     elif style == "abstract":  # paper era: no uniform base pass, masks from the start
-        cfg = SegPaintConfig(style=style, strokes_per_patch=(16, 16, 9), brush_sizes=(0.8, 0.4, 0.2),
-                             w_perc=0.0, uniform_passes=0, mask_from_pass=0, init_sigma=(0.2, 0.1, 0.05))
+        cfg = SegPaintConfig(
+            style=style,
+            strokes_per_patch=(16, 16, 9),
+            brush_sizes=(0.8, 0.4, 0.2),
+            w_perc=0.0,
+            uniform_passes=0,
+            mask_from_pass=0,
+            init_sigma=(0.2, 0.1, 0.05),
+        )
     else:  # expressionist (release only): two coarse passes, big brush, 500 iterations
-        cfg = SegPaintConfig(style=style, strokes_per_patch=(9, 9), brush_sizes=(0.8, 0.8), iter_steps=500,
-                             w_perc=0.0, uniform_passes=1, init_sigma=(0.2, 0.2))
+        cfg = SegPaintConfig(
+            style=style,
+            strokes_per_patch=(9, 9),
+            brush_sizes=(0.8, 0.8),
+            iter_steps=500,
+            w_perc=0.0,
+            uniform_passes=1,
+            init_sigma=(0.2, 0.2),
+        )
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

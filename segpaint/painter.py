@@ -54,8 +54,14 @@ def to_canvas(params: torch.Tensor, windows, height: int, width: int) -> torch.T
     return out.reshape(-1, 13)
 
 
-def init_strokes(target: torch.Tensor, count: int, sigma: float, brush: float, generator: torch.Generator,
-                 masks: torch.Tensor | None = None) -> torch.Tensor:
+def init_strokes(
+    target: torch.Tensor,
+    count: int,
+    sigma: float,
+    brush: float,
+    generator: torch.Generator,
+    masks: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Initial strokes per window (release ``stroke_initialization``): grid midpoints (or random mask pixels),
     start/end ~ N(mid, sigma), middle control point = midpoint, radius ~ U(0.3, 1) * brush, opaque, colour =
     target pixel at the midpoint.
@@ -103,10 +109,10 @@ def render_windows(params: torch.Tensor, canvas: torch.Tensor, alpha_fn: AlphaFn
     """Composite (B, T, 13) window strokes over window canvases (B, 3, h, w) -> (B, 3, h, w)."""
     h, w = canvas.shape[-2:]
     alpha = alpha_fn(params[..., :10], h, w)  # (B, T, h, w)
-    # the "over" operator of common.compositing.composite_sequential, C <- C + (c - C) a, unrolled with unbind:
+    # "over" of common.compositing.composite_sequential, C <- C + (c - C) a, unrolled with unbind:
     # its per-index selects (and composite_parallel's cumprod) cost ~10x more in autograd on the CPU here
     out = canvas
-    for a, c in zip(alpha.unbind(1), params[..., 10:13].unbind(1)):
+    for a, c in zip(alpha.unbind(1), params[..., 10:13].unbind(1), strict=True):
         out = torch.addcmul(out, c[:, :, None, None] - out, a[:, None])
     return out
 
@@ -129,10 +135,22 @@ def neural_alpha_fn(model: torch.nn.Module) -> AlphaFn:
     return fn
 
 
-def optimise(raw: torch.Tensor, canvas: torch.Tensor, target: torch.Tensor, alpha_fn: AlphaFn, steps: int,
-             lr: float, r_lo: float, brush: float, loss_mask: torch.Tensor | None = None,
-             perceptual: torch.nn.Module | None = None, w_perc: float = 0.0, global_fn=None,
-             on_step=None, desc: str = "") -> torch.Tensor:
+def optimise(
+    raw: torch.Tensor,
+    canvas: torch.Tensor,
+    target: torch.Tensor,
+    alpha_fn: AlphaFn,
+    steps: int,
+    lr: float,
+    r_lo: float,
+    brush: float,
+    loss_mask: torch.Tensor | None = None,
+    perceptual: torch.nn.Module | None = None,
+    w_perc: float = 0.0,
+    global_fn=None,
+    on_step=None,
+    desc: str = "",
+) -> torch.Tensor:
     """Adam on the raw stroke parameters of B windows (fresh optimiser per call, as in the release).
 
     Loss (paper Eq. 1): ``L = mean |C - I|`` (over the mask's pixels when ``loss_mask`` (B, 1, h, w) is
@@ -166,7 +184,9 @@ def optimise(raw: torch.Tensor, canvas: torch.Tensor, target: torch.Tensor, alph
 
 
 def stroke_inside_fraction(params: torch.Tensor, masks: torch.Tensor, alpha_fn: AlphaFn) -> torch.Tensor:
-    """Fraction of each stroke's alpha inside its window's mask: params (B, T, 13), masks (B, h, w) -> (B, T)."""
+    """Fraction of each stroke's alpha inside its window's mask.
+
+    params (B, T, 13), masks (B, h, w) bool -> (B, T) in [0, 1]."""
     h, w = masks.shape[-2:]
     with torch.no_grad():
         a = alpha_fn(params[..., :10], h, w)  # (B, T, h, w)
@@ -174,9 +194,16 @@ def stroke_inside_fraction(params: torch.Tensor, masks: torch.Tensor, alpha_fn: 
         return inside / a.sum((2, 3)).clamp_min(1e-6)
 
 
-def paint(image: torch.Tensor, cfg: SegPaintConfig, alpha_fn: AlphaFn = analytic_alpha,
-          segmentation: Segmentation | None = None, perceptual: torch.nn.Module | None = None,
-          seed: int = 0, recorder=None, log=print) -> PaintResult:
+def paint(
+    image: torch.Tensor,
+    cfg: SegPaintConfig,
+    alpha_fn: AlphaFn = analytic_alpha,
+    segmentation: Segmentation | None = None,
+    perceptual: torch.nn.Module | None = None,
+    seed: int = 0,
+    recorder=None,
+    log=print,
+) -> PaintResult:
     """Paint ``image (1, 3, H, W)`` in [0, 1] with the passes of ``cfg``.
 
     Pass p uses brush ``cfg.brush_sizes[p]`` and ``cfg.strokes_per_patch[p]`` strokes per window; passes
@@ -220,15 +247,27 @@ def paint(image: torch.Tensor, cfg: SegPaintConfig, alpha_fn: AlphaFn = analytic
             if cfg.global_loss and p < cfg.uniform_passes:
                 small = F.interpolate(image, scale_factor=0.5, mode="area")
 
-                def global_fn(painted, _w=windows):
-                    full = paste_blend(canvas, painted, _w, cfg.overlap)
-                    return (F.interpolate(full, scale_factor=0.5, mode="area") - small).abs().mean()
+                def global_fn(painted, _w=windows, _c=canvas, _s=small):
+                    full = paste_blend(_c, painted, _w, cfg.overlap)
+                    return (F.interpolate(full, scale_factor=0.5, mode="area") - _s).abs().mean()
             else:
                 global_fn = None
             raw = init_strokes(tgt, T, sigma, brush, gen)
-            raw = optimise(raw, base, tgt, alpha_fn, cfg.iter_steps, cfg.lr, r_lo, brush,
-                           perceptual=perceptual, w_perc=cfg.w_perc, global_fn=global_fn, on_step=record,
-                           desc=f"pass {p + 1}/{cfg.passes}")
+            raw = optimise(
+                raw,
+                base,
+                tgt,
+                alpha_fn,
+                cfg.iter_steps,
+                cfg.lr,
+                r_lo,
+                brush,
+                perceptual=perceptual,
+                w_perc=cfg.w_perc,
+                global_fn=global_fn,
+                on_step=record,
+                desc=f"pass {p + 1}/{cfg.passes}",
+            )
             params = constrain(raw, r_lo, brush)
             with torch.no_grad():
                 painted = render_windows(params, base, alpha_fn)
@@ -236,14 +275,14 @@ def paint(image: torch.Tensor, cfg: SegPaintConfig, alpha_fn: AlphaFn = analytic
                 canvas = paste_blend(canvas, painted, windows, cfg.overlap)
             else:
                 for k, win in enumerate(windows):
-                    canvas = paste_window(canvas, painted[k:k + 1], win, cfg.overlap)
+                    canvas = paste_window(canvas, painted[k : k + 1], win, cfg.overlap)
             pass_strokes.append(to_canvas(params, windows, H, W))
             info["windows_per_pass"].append(len(windows))
         else:
             n_win = 0
             for m_idx, mask in enumerate(segmentation.masks):
                 mask = mask.to(device)
-                tiles = sum(int(mask[t:t + hh, l:l + ww].sum()) > 100 for t, l, hh, ww in grid)
+                tiles = sum(int(mask[t : t + hh, l : l + ww].sum()) > 100 for t, l, hh, ww in grid)
                 if tiles == 0:
                     continue
                 windows = attention_windows(canvas, image, tiles, tiles, cfg.patch_size, gen, mask=mask)
@@ -254,17 +293,27 @@ def paint(image: torch.Tensor, cfg: SegPaintConfig, alpha_fn: AlphaFn = analytic
                 windows, mwin = [windows[k] for k in ok], mwin[ok]
                 tgt, base = crop(image, windows), crop(canvas, windows)  # crops taken now: no stale pixels
                 raw = init_strokes(tgt, T, sigma, brush, gen, masks=mwin)
-                raw = optimise(raw, base, tgt, alpha_fn, cfg.iter_steps, cfg.lr, r_lo, brush,
-                               loss_mask=mwin[:, None].float(), on_step=record,
-                               desc=f"pass {p + 1}/{cfg.passes} {segmentation.names[m_idx]}")
+                raw = optimise(
+                    raw,
+                    base,
+                    tgt,
+                    alpha_fn,
+                    cfg.iter_steps,
+                    cfg.lr,
+                    r_lo,
+                    brush,
+                    loss_mask=mwin[:, None].float(),
+                    on_step=record,
+                    desc=f"pass {p + 1}/{cfg.passes} {segmentation.names[m_idx]}",
+                )
                 params = constrain(raw, r_lo, brush)
                 keep = stroke_inside_fraction(params, mwin, alpha_fn) >= cfg.mask_keep_fraction  # (B, T)
                 with torch.no_grad():
                     for k, win in enumerate(windows):
-                        kept = params[k:k + 1, keep[k]]
+                        kept = params[k : k + 1, keep[k]]
                         if kept.shape[1] == 0:
                             continue
-                        painted = render_windows(kept, base[k:k + 1], alpha_fn)
+                        painted = render_windows(kept, base[k : k + 1], alpha_fn)
                         canvas = paste_window(canvas, painted, win, cfg.overlap)
                         pass_strokes.append(to_canvas(kept, [win], H, W))
                 n_win += len(windows)
@@ -275,7 +324,15 @@ def paint(image: torch.Tensor, cfg: SegPaintConfig, alpha_fn: AlphaFn = analytic
         pass_canvases.append(canvas.clone())
         if recorder is not None:
             recorder.add(canvas)
-        log(f"pass {p + 1}/{cfg.passes}: {counts[-1]} strokes, brush {brush}, L1 "
-            f"{(canvas - image).abs().mean().item():.4f}, {time.time() - start:.0f} s")
-    return PaintResult(canvas.clamp(0, 1), pass_canvases, torch.cat(all_strokes).detach().cpu(), counts,
-                       time.time() - start, info)
+        log(
+            f"pass {p + 1}/{cfg.passes}: {counts[-1]} strokes, brush {brush}, L1 "
+            f"{(canvas - image).abs().mean().item():.4f}, {time.time() - start:.0f} s"
+        )
+    return PaintResult(
+        canvas.clamp(0, 1),
+        pass_canvases,
+        torch.cat(all_strokes).detach().cpu(),
+        counts,
+        time.time() - start,
+        info,
+    )

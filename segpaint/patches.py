@@ -21,7 +21,9 @@ def grid_starts(size: int, patch: int, overlap: int) -> list[int]:
     return [round(i * (size - patch) / (n - 1)) for i in range(n)]
 
 
-def uniform_windows(height: int, width: int, patch: int = 128, overlap: int = 20) -> list[tuple[int, int, int, int]]:
+def uniform_windows(
+    height: int, width: int, patch: int = 128, overlap: int = 20
+) -> list[tuple[int, int, int, int]]:
     """Row-major uniform grid of windows ``(top, left, h, w)`` covering an H x W canvas."""
     h, w = min(patch, height), min(patch, width)
     return [(t, l, h, w) for t in grid_starts(height, h, overlap) for l in grid_starts(width, w, overlap)]
@@ -29,7 +31,7 @@ def uniform_windows(height: int, width: int, patch: int = 128, overlap: int = 20
 
 def crop(image: torch.Tensor, windows) -> torch.Tensor:
     """``image (1, C, H, W)`` -> ``(B, C, h, w)`` crops of the (equal-sized) windows."""
-    return torch.cat([image[:, :, t:t + h, l:l + w] for t, l, h, w in windows], dim=0)
+    return torch.cat([image[:, :, t : t + h, l : l + w] for t, l, h, w in windows], dim=0)
 
 
 def _ramp(n: int, overlap: int, lo_open: bool, hi_open: bool, ref: torch.Tensor) -> torch.Tensor:
@@ -69,8 +71,8 @@ def paste_blend(canvas: torch.Tensor, patches: torch.Tensor, windows, overlap: i
     wsum = torch.zeros_like(canvas[:, :1])
     for k, (t, l, h, w) in enumerate(windows):
         wt = window_weight((t, l, h, w), H, W, overlap, canvas)
-        acc[:, :, t:t + h, l:l + w] = acc[:, :, t:t + h, l:l + w] + patches[k:k + 1] * wt
-        wsum[:, :, t:t + h, l:l + w] = wsum[:, :, t:t + h, l:l + w] + wt
+        acc[:, :, t : t + h, l : l + w] = acc[:, :, t : t + h, l : l + w] + patches[k : k + 1] * wt
+        wsum[:, :, t : t + h, l : l + w] = wsum[:, :, t : t + h, l : l + w] + wt
     covered = wsum > 0
     return torch.where(covered, acc / wsum.clamp_min(1e-8), canvas)
 
@@ -82,7 +84,7 @@ def paste_window(canvas: torch.Tensor, patch: torch.Tensor, window, overlap: int
     t, l, h, w = window
     wt = window_weight(window, H, W, overlap, canvas)
     out = canvas.clone()
-    out[:, :, t:t + h, l:l + w] = canvas[:, :, t:t + h, l:l + w] * (1 - wt) + patch * wt
+    out[:, :, t : t + h, l : l + w] = canvas[:, :, t : t + h, l : l + w] * (1 - wt) + patch * wt
     return out
 
 
@@ -130,14 +132,18 @@ def attention_windows(
             l = int(torch.randint(W - w + 1, (1,), generator=generator))
         if any(abs(t - t2) < gap and abs(l - l2) < gap for t2, l2, _, _ in found):
             if free is not None:
-                free[max(cy - 2, 0):cy + 3, max(cx - 2, 0):cx + 3] = False
+                free[max(cy - 2, 0) : cy + 3, max(cx - 2, 0) : cx + 3] = False
             continue
         found.append((t, l, h, w))
         if free is not None:
-            free[t:t + h, l:l + w] = False
+            free[t : t + h, l : l + w] = False
     if not found:
         return []
-    err = torch.stack([(canvas[..., t:t + h, l:l + w] - target[..., t:t + h, l:l + w]).abs().mean()
-                       for t, l, h, w in found])
+    err = torch.stack(
+        [
+            (canvas[..., t : t + h, l : l + w] - target[..., t : t + h, l : l + w]).abs().mean()
+            for t, l, h, w in found
+        ]
+    )
     order = torch.argsort(err, descending=True)[:keep]
     return [found[i] for i in order.tolist()]

@@ -50,8 +50,9 @@ def load_perceptual(cfg: SegPaintConfig, device: torch.device, log=print):
     try:
         from common.losses.perceptual import VGG16PerceptualLoss
 
-        loss = VGG16PerceptualLoss(layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"),
-                                   distance="cosine").to(device)
+        loss = VGG16PerceptualLoss(
+            layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"), distance="cosine"
+        ).to(device)
         return loss, "on"
     except WeightsMissingError as err:
         log(f"note: perceptual term off: {err}")
@@ -71,8 +72,16 @@ def texturize(image: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return (image * mod).clamp(0, 1)
 
 
-def paint_file(path: Path, out_root: Path, cfg: SegPaintConfig, device: torch.device, renderer: str,
-               seed: int = 0, video: bool = False, log=print) -> dict:
+def paint_file(
+    path: Path,
+    out_root: Path,
+    cfg: SegPaintConfig,
+    device: torch.device,
+    renderer: str,
+    seed: int = 0,
+    video: bool = False,
+    log=print,
+) -> dict:
     """Paint one image file and write its outputs; returns its metrics dict.
 
     Raises:
@@ -83,7 +92,10 @@ def paint_file(path: Path, out_root: Path, cfg: SegPaintConfig, device: torch.de
     H0, W0 = image.shape[-2:]
     if max(H0, W0) > cfg.max_side:
         image = load_image(path, max_side=cfg.max_side)
-        log(f"{path.name}: {W0}x{H0} downscaled to {image.shape[-1]}x{image.shape[-2]} (--max_side {cfg.max_side})")
+        log(
+            f"{path.name}: {W0}x{H0} downscaled to {image.shape[-1]}x{image.shape[-2]} "
+            f"(--max_side {cfg.max_side})"
+        )
     image = image.to(device)
     H, W = image.shape[-2:]
     alpha_fn = load_neural_renderer(device) if renderer == "neural" else analytic_alpha
@@ -96,8 +108,10 @@ def paint_file(path: Path, out_root: Path, cfg: SegPaintConfig, device: torch.de
 
     bg = [1.0, 1.0, 1.0] if cfg.canvas_color == "white" else [0.0, 0.0, 0.0]
     with torch.no_grad():
-        rerender = render_bezier13(result.strokes[None].to(device), torch.tensor(bg, device=device).view(1, 3, 1, 1)
-                                   .expand(1, 3, H, W).contiguous())
+        rerender = render_bezier13(
+            result.strokes[None].to(device),
+            torch.tensor(bg, device=device).view(1, 3, 1, 1).expand(1, 3, H, W).contiguous(),
+        )
     metrics = {
         "image": str(path),
         "size": [H, W],
@@ -126,10 +140,20 @@ def paint_file(path: Path, out_root: Path, cfg: SegPaintConfig, device: torch.de
         save_image(result.canvas, tmp / "painting.png")
         for k, c in enumerate(result.pass_canvases):
             save_image(c.clamp(0, 1), tmp / f"pass_{k}.png")
-        save_strokes(tmp / "strokes.json", "bezier13", result.strokes, H, W, background=bg,
-                     extra={"strokes_per_pass": result.pass_counts, "style": cfg.style,
-                            "note": "painting.png pastes windows with cross-faded overlaps; rendering these "
-                                    "strokes in order gives strokes_rerender in metrics.json"})
+        save_strokes(
+            tmp / "strokes.json",
+            "bezier13",
+            result.strokes,
+            H,
+            W,
+            background=bg,
+            extra={
+                "strokes_per_pass": result.pass_counts,
+                "style": cfg.style,
+                "note": "painting.png pastes windows with cross-faded overlaps; rendering these "
+                "strokes in order gives strokes_rerender in metrics.json",
+            },
+        )
         write_svg(tmp / "painting.svg", strokes_to_svg("bezier13", result.strokes, H, W, background=bg))
         if cfg.texturize:
             save_image(texturize(result.canvas.cpu(), seed), tmp / "painting_texture.png")
@@ -147,8 +171,10 @@ def paint_file(path: Path, out_root: Path, cfg: SegPaintConfig, device: torch.de
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log(f"{path.name}: {metrics['strokes']} strokes, L1 {metrics['l1']:.4f}, PSNR {metrics['psnr']:.2f} dB, "
-        f"SSIM {metrics['ssim']:.3f}, {metrics['seconds']:.0f} s -> {final}")
+    log(
+        f"{path.name}: {metrics['strokes']} strokes, L1 {metrics['l1']:.4f}, PSNR {metrics['psnr']:.2f} dB, "
+        f"SSIM {metrics['ssim']:.3f}, {metrics['seconds']:.0f} s -> {final}"
+    )
     return metrics
 
 

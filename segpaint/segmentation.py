@@ -18,10 +18,43 @@ import torch
 
 DETR_NAME = "facebook/detr-resnet-50-panoptic"
 # back-to-front painting order of the release (Painter.__init__), matched by substring
-PAINT_ORDER = ("background", "sky", "mountain", "sea", "river", "rock", "building", "house", "pavement", "wall",
-               "roof", "bridge", "floor", "dirt", "road", "sand", "snow", "water", "grass", "window", "curtain",
-               "tree", "fence", "light", "car", "bus", "truck", "chair", "table", "bottle", "person", "dog",
-               "bird", "backpack", "potted plant")
+PAINT_ORDER = (
+    "background",
+    "sky",
+    "mountain",
+    "sea",
+    "river",
+    "rock",
+    "building",
+    "house",
+    "pavement",
+    "wall",
+    "roof",
+    "bridge",
+    "floor",
+    "dirt",
+    "road",
+    "sand",
+    "snow",
+    "water",
+    "grass",
+    "window",
+    "curtain",
+    "tree",
+    "fence",
+    "light",
+    "car",
+    "bus",
+    "truck",
+    "chair",
+    "table",
+    "bottle",
+    "person",
+    "dog",
+    "bird",
+    "backpack",
+    "potted plant",
+)
 
 
 @dataclass
@@ -63,7 +96,9 @@ def detr_segment(image: torch.Tensor) -> Segmentation:
         m = seg == info["id"]
         by_name[name] = by_name.get(name, torch.zeros_like(m)) | m
     names = sorted(by_name, key=_order_key)
-    return Segmentation([by_name[n] for n in names], names, "detr-panoptic", f"{DETR_NAME} from the local cache")
+    return Segmentation(
+        [by_name[n] for n in names], names, "detr-panoptic", f"{DETR_NAME} from the local cache"
+    )
 
 
 def slic_segment(image: torch.Tensor, max_regions: int = 8, seed: int = 0) -> Segmentation:
@@ -73,8 +108,14 @@ def slic_segment(image: torch.Tensor, max_regions: int = 8, seed: int = 0) -> Se
     from skimage.segmentation import slic
 
     arr = image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy().astype(np.float64)
-    labels = slic(rgb2lab(arr), n_segments=max_regions, compactness=20, start_label=0, convert2lab=False,
-                  enforce_connectivity=True)
+    labels = slic(
+        rgb2lab(arr),
+        n_segments=max_regions,
+        compactness=20,
+        start_label=0,
+        convert2lab=False,
+        enforce_connectivity=True,
+    )
     areas = np.bincount(labels.ravel())
     small = [k for k in range(len(areas)) if 0 < areas[k] < 0.01 * labels.size]
     for k in small:  # merge into the most frequent neighbouring label
@@ -90,8 +131,12 @@ def slic_segment(image: torch.Tensor, max_regions: int = 8, seed: int = 0) -> Se
     ids = [k for k in np.unique(labels)]
     ids.sort(key=lambda k: -(labels == k).sum())
     masks = [torch.from_numpy(labels == k) for k in ids]
-    return Segmentation(masks, [f"region_{i}" for i in range(len(ids))], "slic",
-                        f"offline SLIC regions (scikit-image), budget {max_regions}")
+    return Segmentation(
+        masks,
+        [f"region_{i}" for i in range(len(ids))],
+        "slic",
+        f"offline SLIC regions (scikit-image), budget {max_regions}",
+    )
 
 
 def segment(image: torch.Tensor, max_regions: int = 8, log=print) -> Segmentation:
@@ -103,8 +148,10 @@ def segment(image: torch.Tensor, max_regions: int = 8, log=print) -> Segmentatio
             return seg
     except Exception as err:  # noqa: BLE001 - any failure to load the optional model means: offline path
         reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-        log(f"segmentation: DETR ({DETR_NAME}) not in the local Hugging Face cache ({reason}); "
-            f"using offline SLIC regions")
+        log(
+            f"segmentation: DETR ({DETR_NAME}) not in the local Hugging Face cache ({reason}); "
+            f"using offline SLIC regions"
+        )
     seg = slic_segment(image, max_regions)
     seg.extra["detr_missing"] = True
     return seg

@@ -3,7 +3,7 @@
     python segpaint/test.py --image_path photo.jpg
     python segpaint/test.py --image_path photos/ --style painterly --video
     python segpaint/test.py --image_path photo.jpg --style realistic --iter_steps 100 --max_side 512
-    python segpaint/test.py --image_path photo.jpg --renderer neural     # checkpoints/segpaint_renderer_bezier13.pt
+    python segpaint/test.py --image_path photo.jpg --renderer neural   # the shipped FCN renderer
     python -m segpaint.test --image_path photo.jpg --save_dir results --exp_name demo
 
 Per image, into <save_dir>/<exp_name>/<image name>/: painting.png, pass_<k>.png, strokes.json (bezier13,
@@ -16,8 +16,16 @@ from __future__ import annotations
 
 import argparse
 
-from common.cli import ArgumentParser, add_common_args, int_in, non_negative_float, positive_float, \
-    positive_int, prepare_output_dir, run_main
+from common.cli import (
+    ArgumentParser,
+    add_common_args,
+    int_in,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    prepare_output_dir,
+    run_main,
+)
 from segpaint.config import STYLES
 
 
@@ -29,23 +37,36 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--exp_name", default="exp", help="subfolder of the output folder (default: exp)")
     parser.add_argument("--style", choices=STYLES, default="realistic", help="preset (default: realistic)")
     parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.004)")
-    parser.add_argument("--w_perc", type=non_negative_float, default=None,
-                        help="perceptual weight beta (default: 0.01 realistic, 0 otherwise)")
-    parser.add_argument("--iter_steps", type=positive_int, default=None, help="Adam steps per pass (default 300)")
-    parser.add_argument("--texturize", action=argparse.BooleanOptionalAction, default=True,
-                        help="also write a texturized painting (default: on)")
+    parser.add_argument(
+        "--w_perc",
+        type=non_negative_float,
+        default=None,
+        help="perceptual weight beta (default: 0.01 realistic, 0 otherwise)",
+    )
+    parser.add_argument(
+        "--iter_steps", type=positive_int, default=None, help="Adam steps per pass (default 300)"
+    )
+    parser.add_argument(
+        "--texturize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also write a texturized painting (default: on)",
+    )
     parser.add_argument("--canvas_color", choices=["black", "white"], default="black")
     parser.add_argument("--global_loss", action="store_true", help="add the half-resolution full-canvas L1")
     parser.add_argument("--renderer", choices=["analytic", "neural"], default="analytic")
-    parser.add_argument("--max_side", type=int_in(16, 4096), default=512,
-                        help="downscale larger images to this long side (default: 512)")
+    parser.add_argument(
+        "--max_side",
+        type=int_in(16, 4096),
+        default=512,
+        help="downscale larger images to this long side (default: 512)",
+    )
     parser.add_argument("--video", action="store_true", help="also write the painting process (MP4)")
     return parser
 
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    import torch
 
     from common.device import get_device, seed_everything
     from common.image_io import list_images, load_image
@@ -57,9 +78,16 @@ def main(argv=None) -> None:
         load_image(path)
     device = get_device(args.device)
     out_root = prepare_output_dir(f"{args.output_dir}/{args.exp_name}")
-    cfg = style_config(args.style, lr=args.lr, w_perc=args.w_perc, iter_steps=args.iter_steps,
-                       texturize=args.texturize, canvas_color=args.canvas_color,
-                       global_loss=args.global_loss or None, max_side=args.max_side)
+    cfg = style_config(
+        args.style,
+        lr=args.lr,
+        w_perc=args.w_perc,
+        iter_steps=args.iter_steps,
+        texturize=args.texturize,
+        canvas_color=args.canvas_color,
+        global_loss=args.global_loss or None,
+        max_side=args.max_side,
+    )
     for path in images:
         seed_everything(args.seed)
         paint_file(path, out_root, cfg, device, args.renderer, seed=args.seed, video=args.video)

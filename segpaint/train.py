@@ -27,7 +27,9 @@ def build_parser():
     parser.add_argument("--lr", type=positive_float, default=1e-4, help="initial learning rate")
     parser.add_argument("--max_minutes", type=positive_float, default=None, help="stop (and save) after this")
     parser.add_argument("--save_every", type=positive_int, default=200, help="checkpoint every N steps")
-    parser.add_argument("--export", default=None, help="also write the weights (fp16) to this file at the end")
+    parser.add_argument(
+        "--export", default=None, help="also write the weights (fp16) to this file at the end"
+    )
     return parser
 
 
@@ -80,11 +82,21 @@ def main(argv=None) -> None:
     start, loss_avg = time.time(), None
 
     def save(path, half=False):
-        save_checkpoint(path, model_state=unwrap_model(net).state_dict(), config=model.config(), step=step,
-                        metrics={"mse": loss_avg}, optimizer_state=None if half else opt.state_dict(), half=half,
-                        provenance={"data": "uniform random bezier13 strokes, analytic alpha 128x128",
-                                    "command": "segpaint/train.py " + " ".join(argv or []),
-                                    "seconds": round(time.time() - start, 1), "world_size": ctx.world_size})
+        save_checkpoint(
+            path,
+            model_state=unwrap_model(net).state_dict(),
+            config=model.config(),
+            step=step,
+            metrics={"mse": loss_avg},
+            optimizer_state=None if half else opt.state_dict(),
+            half=half,
+            provenance={
+                "data": "uniform random bezier13 strokes, analytic alpha 128x128",
+                "command": "segpaint/train.py " + " ".join(argv or []),
+                "seconds": round(time.time() - start, 1),
+                "world_size": ctx.world_size,
+            },
+        )
 
     while step < args.steps:
         for g in opt.param_groups:
@@ -97,8 +109,11 @@ def main(argv=None) -> None:
         step += 1
         loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
         if ctx.is_main and step % 50 == 0:
-            print(f"step {step} mse {loss_avg:.5f} lr {opt.param_groups[0]['lr']:.1e} {time.time() - start:.0f}s",
-                  flush=True)
+            print(
+                f"step {step} mse {loss_avg:.5f} lr {opt.param_groups[0]['lr']:.1e} "
+                f"{time.time() - start:.0f}s",
+                flush=True,
+            )
         timeout = args.max_minutes is not None and time.time() - start > 60 * args.max_minutes
         if ctx.is_main and (step % args.save_every == 0 or step == args.steps or timeout):
             save(last)

@@ -9,7 +9,8 @@ Stroke format ``bezier13`` (one row of 13 values, all in [0, 1]):
 
 * ``P0 = (x0, y0)``, ``P1 = (x1, y1)``, ``P2 = (x2, y2)``: the three control points of the quadratic
   Bezier ``C(t) = (1 - t)^2 P0 + 2 t (1 - t) P1 + t^2 P2``, t in [0, 1], in normalised canvas coordinates
-  (x = column / W, y = row / H). Pixel ``(row i, column j)`` has its centre at ``((j + 0.5) / W, (i + 0.5) / H)``.
+  (x = column / W, y = row / H). Pixel ``(row i, column j)`` has its centre at
+  ``((j + 0.5) / W, (i + 0.5) / H)``.
   Departure from Learning to Paint (Huang et al., ICCV 2019), whose middle point is relative to the chord
   (``P1 = P0 + (P2 - P0) * (x1, y1)``) and whose first value of each pair is the row: here every point is
   absolute and (x, y) = (column, row), like every other StrokeLab format, so strokes from different patches
@@ -20,16 +21,17 @@ Stroke format ``bezier13`` (one row of 13 values, all in [0, 1]):
 * ``t0, t2``: opacity at t = 0 and t = 1, linearly interpolated along t (LtP's disc intensity ``w``).
 * ``R, G, B``: colour, sRGB in [0, 1].
 
-Coverage is analytic: the distance ``d`` from the pixel centre to the curve (the curve is replaced by a
-polyline of S chords, S chosen per bucket of strokes so that the chord error stays under 0.25 px), the
-radius ``r(t*)`` and opacity ``o(t*)`` interpolated at the parameter ``t*`` of the closest point, and a
-1-px smoothstep edge::
+Coverage is analytic: with ``t*`` the parameter of the curve point closest to the pixel centre (in the
+sense of the union of discs of radius r(t), which is how LtP draws its ground truth), ``d`` the distance to
+``C(t*)``, ``r(t*)`` and ``o(t*)`` the interpolated radius and opacity, and a 1-px smoothstep edge::
 
     f = d - r(t*),   c = clamp(0.5 - f, 0, 1),   alpha = o(t*) * c^2 (3 - 2 c)
 
-The closest chord is found without autograd (a loop over chords on per-stroke crops); the distance to that
-chord is then recomputed with autograd, so gradients are exact for the rendered image (except on the
-measure-zero set of pixels equidistant to two chords) and flow to every parameter.
+``t*`` is found without autograd: a polyline of S chords (S in {3, 6, 12} per stroke, from its curvature)
+gives a seed, then Newton steps on ``phi(t) = (C(t) - p) . C'(t) = 0`` polish it on the exact curve. One
+more Newton step is taken with autograd: numerically a no-op, its derivative is the implicit-function
+derivative ``dt*/dtheta = -(d phi / d theta) / phi'``, so gradients are exact for the rendered image (up to
+the measure-zero set of pixels equidistant from two parts of the curve) and reach every parameter.
 
 Large canvases are never expanded to N x H x W: every stroke is evaluated only inside its bounding box
 (control-point hull plus radius plus 1.5 px), in chunks, and :func:`render_bezier13` renders tiles one at a
@@ -57,7 +59,7 @@ _DIRECT_LIMIT = 1 << 24  # B * N * H * W up to which render_bezier13 uses one fu
 
 
 def radius_to_pixels(r: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """LtP radius mapping: ``r`` in [0, 1] (any shape) -> radius in pixels ``(0.5 + 32 r) / 128 * min(H, W)``."""
+    """LtP radius mapping: ``r`` in [0, 1] (any shape) -> pixels ``(0.5 + 32 r) / 128 * min(H, W)``."""
     return (0.5 + 32.0 * r) / 128.0 * min(height, width)
 
 
@@ -65,7 +67,7 @@ def _check_params(params: torch.Tensor, allowed=(13, 10)) -> None:
     if params.dim() != 3 or params.shape[-1] not in allowed:
         raise ValueError(
             f"bezier13 strokes must have shape (B, N, {' or '.join(map(str, allowed))}) "
-            f"{PARAM_NAMES[:allowed[-1]] if len(allowed) == 1 else PARAM_NAMES}, got {tuple(params.shape)}"
+            f"{PARAM_NAMES[: allowed[-1]] if len(allowed) == 1 else PARAM_NAMES}, got {tuple(params.shape)}"
         )
 
 
@@ -130,7 +132,10 @@ def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: i
         best = torch.full(shape, float("inf"), dtype=dt, device=dev)
         tbest = torch.zeros(shape, dtype=dt, device=dev)
         dist2, proj, h, closer = (torch.empty(shape, dtype=dt, device=dev) for _ in range(4))
-        r0d, drd = gd[:, 6, None, None], (gd[:, 7] - gd[:, 6])[:, None, None]  # (m, 1, 1) radius at t=0, slope
+        r0d, drd = (
+            gd[:, 6, None, None],
+            (gd[:, 7] - gd[:, 6])[:, None, None],
+        )  # (m, 1, 1) radius at t=0, slope
         for k in range(segments):  # seed: chord minimising distance - radius (union of discs, as LtP draws)
             cx, cy = px[:, k, None, None], py[:, k, None, None]  # (m, 1, 1)
             dx, dy = px[:, k + 1, None, None] - cx, py[:, k + 1, None, None] - cy
@@ -150,10 +155,14 @@ def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: i
         del dist2, proj, h, closer, best
         axd, ayd, bxd, byd = ax.detach(), ay.detach(), bx.detach(), by.detach()
         ux0, uy0 = p0x.detach() - xs, p0y.detach() - ys
-        for _ in range(_NEWTON_STEPS):  # Newton on phi(t) = u . v, u = C(t) - p, v = a t + b, phi' = 2 |v|^2 + u . a
+        for _ in range(
+            _NEWTON_STEPS
+        ):  # Newton on phi(t) = u . v, u = C(t) - p, v = a t + b, phi' = 2 |v|^2 + u . a
             vx, vy = axd * tbest + bxd, ayd * tbest + byd
             ux, uy = (vx + bxd) * tbest + ux0, (vy + byd) * tbest + uy0
-            gn = 2 * (vx * vx + vy * vy)  # Gauss-Newton curvature, used where phi' <= 0 (not yet in the basin)
+            gn = 2 * (
+                vx * vx + vy * vy
+            )  # Gauss-Newton curvature, used where phi' <= 0 (not yet in the basin)
             dphi = gn + ux * axd + uy * ayd
             pos = torch.gt(dphi, 1e-6).to(dt)
             curv = (dphi * pos).addcmul_(gn, 1 - pos).clamp_min_(1e-9)
@@ -215,12 +224,15 @@ def _alpha_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int) -> t
         hc, wc = min(int(math.ceil(8 * 1.5**ly)), hr), min(int(math.ceil(8 * 1.5**lx)), wr)
         per_chunk = max(1, _CHUNK_ELEMS // (hc * wc * segs))
         for start in range(0, rows.numel(), per_chunk):
-            r = rows[start:start + per_chunk]
+            r = rows[start : start + per_chunk]
             cx = x_lo[r].clamp(max=ox + wr - wc).long()  # crop origin, kept inside the region
             cy = y_lo[r].clamp(max=oy + hr - hc).long()
             alpha = _coverage_crops(geo[r], cy, cx, hc, wc, segs)  # (m, Hc, Wc)
-            flat = (r[:, None, None] * (hr * wr) + (cy[:, None, None] - oy + torch.arange(hc, device=dev)[:, None]) * wr
-                    + (cx[:, None, None] - ox + torch.arange(wc, device=dev)))  # (m, Hc, Wc) index in ``out``
+            flat = (
+                r[:, None, None] * (hr * wr)
+                + (cy[:, None, None] - oy + torch.arange(hc, device=dev)[:, None]) * wr
+                + (cx[:, None, None] - ox + torch.arange(wc, device=dev))
+            )  # (m, Hc, Wc) index in ``out``
             flat, alpha = flat.view(-1), alpha.reshape(-1)
             flats.append(flat)
             alphas.append(alpha)
@@ -248,19 +260,22 @@ def bezier13_alpha(params: torch.Tensor, height: int, width: int) -> torch.Tenso
     return _alpha_in_region(geo, 0, 0, height, width).view(b, n, height, width)
 
 
-def _render_tile(tile: torch.Tensor, geo: torch.Tensor, colors: torch.Tensor, oy: int, ox: int) -> torch.Tensor:
+def _render_tile(
+    tile: torch.Tensor, geo: torch.Tensor, colors: torch.Tensor, oy: int, ox: int
+) -> torch.Tensor:
     """Composite strokes (geo (n, 10) pixels, colors (n, 3)) over tile (3, th, tw) at offset (oy, ox)."""
     th, tw = tile.shape[-2:]
     out = tile[None]
     step = 256
     for s in range(0, geo.shape[0], step):
-        alpha = _alpha_in_region(geo[s:s + step], oy, ox, th, tw)  # (n, th, tw)
-        out = composite_parallel(out, colors[None, s:s + step], alpha[None, :, None])
+        alpha = _alpha_in_region(geo[s : s + step], oy, ox, th, tw)  # (n, th, tw)
+        out = composite_parallel(out, colors[None, s : s + step], alpha[None, :, None])
     return out[0]
 
 
-def render_bezier13(params: torch.Tensor, canvas: torch.Tensor, tile_size: int = 128,
-                    force_tiles: bool = False) -> torch.Tensor:
+def render_bezier13(
+    params: torch.Tensor, canvas: torch.Tensor, tile_size: int = 128, force_tiles: bool = False
+) -> torch.Tensor:
     """Composite bezier13 strokes in order (stroke 0 first) "over" a canvas.
 
     Small problems (B * N * H * W <= 2^24) use one (B, N, H, W) alpha tensor and parallel compositing;
@@ -298,13 +313,20 @@ def render_bezier13(params: torch.Tensor, canvas: torch.Tensor, tile_size: int =
             row = []
             for ox in range(0, w, tile_size):
                 tw = min(tile_size, w - ox)
-                hit = (boxes[:, 2] > ox) & (boxes[:, 0] < ox + tw) & (boxes[:, 3] > oy) & (boxes[:, 1] < oy + th)
+                hit = (
+                    (boxes[:, 2] > ox)
+                    & (boxes[:, 0] < ox + tw)
+                    & (boxes[:, 3] > oy)
+                    & (boxes[:, 1] < oy + th)
+                )
                 sel = hit.nonzero().squeeze(1)
-                tile = canvas[bi, :, oy:oy + th, ox:ox + tw]
+                tile = canvas[bi, :, oy : oy + th, ox : ox + tw]
                 if sel.numel() == 0:
                     row.append(tile)
                 elif grad:
-                    row.append(checkpoint(_render_tile, tile, geo[sel], colors[sel], oy, ox, use_reentrant=False))
+                    row.append(
+                        checkpoint(_render_tile, tile, geo[sel], colors[sel], oy, ox, use_reentrant=False)
+                    )
                 else:
                     row.append(_render_tile(tile, geo[sel], colors[sel], oy, ox))
             rows.append(torch.cat(row, dim=2))
@@ -313,7 +335,9 @@ def render_bezier13(params: torch.Tensor, canvas: torch.Tensor, tile_size: int =
 
 
 class Bezier13Renderer(nn.Module):
-    """``nn.Module`` wrapper of :func:`render_bezier13`: ``forward(params (B, N, 13), canvas (B, 3, H, W))``."""
+    """``nn.Module`` wrapper of :func:`render_bezier13`.
+
+    ``forward(params (B, N, 13), canvas (B, 3, H, W)) -> (B, 3, H, W)``."""
 
     def __init__(self, tile_size: int = 128):
         super().__init__()

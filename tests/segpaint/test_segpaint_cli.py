@@ -19,8 +19,14 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
 def _cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "segpaint/test.py", *args], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "segpaint/test.py", *args],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +39,33 @@ def photo_file(tmp_path_factory) -> Path:
 
 
 def test_paints_a_real_photo(photo_file, tmp_path):
-    proc = _cli("--image_path", str(photo_file), "--save_dir", str(tmp_path), "--exp_name", "t",
-                "--iter_steps", "6", "--seed", "0", "--video", "--device", "cpu")
+    proc = _cli(
+        "--image_path",
+        str(photo_file),
+        "--save_dir",
+        str(tmp_path),
+        "--exp_name",
+        "t",
+        "--iter_steps",
+        "6",
+        "--seed",
+        "0",
+        "--video",
+        "--device",
+        "cpu",
+    )
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     folder = tmp_path / "t" / "chelsea"
     names = {p.name for p in folder.iterdir()}
-    expected = {"painting.png", "painting.svg", "strokes.json", "metrics.json", "painting_texture.png",
-                "process.mp4"} | {f"pass_{k}.png" for k in range(4)}
+    expected = {
+        "painting.png",
+        "painting.svg",
+        "strokes.json",
+        "metrics.json",
+        "painting_texture.png",
+        "process.mp4",
+    } | {f"pass_{k}.png" for k in range(4)}
     assert expected <= names, names
     metrics = json.loads((folder / "metrics.json").read_text())
     strokes = load_strokes(folder / "strokes.json")

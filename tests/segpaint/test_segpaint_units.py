@@ -15,7 +15,7 @@ def test_grid_covers_with_overlap():
         starts = grid_starts(size, min(128, size), 20)
         p = min(128, size)
         assert starts[0] == 0 and starts[-1] + p == size
-        assert all(b - a <= p - 20 for a, b in zip(starts, starts[1:]))
+        assert all(b - a <= p - 20 for a, b in zip(starts, starts[1:], strict=False))
     assert len(uniform_windows(512, 512)) == 25
 
 
@@ -50,8 +50,20 @@ def test_train_few_steps_and_resume(tmp_path, capsys):
     out = tmp_path / "run"
     main(["--output_dir", str(out), "--steps", "2", "--batch_size", "4", "--device", "cpu"])
     assert load_checkpoint(out / "last.pt")["step"] == 2
-    main(["--output_dir", str(out), "--steps", "3", "--batch_size", "4", "--device", "cpu",
-          "--export", str(tmp_path / "r.pt")])
+    main(
+        [
+            "--output_dir",
+            str(out),
+            "--steps",
+            "3",
+            "--batch_size",
+            "4",
+            "--device",
+            "cpu",
+            "--export",
+            str(tmp_path / "r.pt"),
+        ]
+    )
     assert "resumed" in capsys.readouterr().out
     ck = load_checkpoint(tmp_path / "r.pt")
     assert ck["step"] == 3 and ck["config"]["in_dim"] == 10
