@@ -68,3 +68,11 @@ def test_train_few_steps_and_resume(tmp_path, capsys):
     ck = load_checkpoint(tmp_path / "r.pt")
     assert ck["step"] == 3 and ck["config"]["in_dim"] == 10
     assert next(iter(ck["model"].values())).dtype == torch.float16
+
+
+def test_shipped_neural_renderer_loads():
+    from segpaint.run import load_neural_renderer
+
+    alpha_fn = load_neural_renderer(torch.device("cpu"))
+    a = alpha_fn(torch.rand(2, 3, 10), 64, 96)
+    assert a.shape == (2, 3, 64, 96) and 0 <= a.min() and a.max() <= 1
