@@ -14,6 +14,7 @@ the last weights in fp16 with provenance (the file --renderer neural loads).
 
 from __future__ import annotations
 
+import sys
 import time
 
 
@@ -92,7 +93,7 @@ def main(argv=None) -> None:
             half=half,
             provenance={
                 "data": "uniform random bezier13 strokes, analytic alpha 128x128",
-                "command": "segpaint/train.py " + " ".join(argv or []),
+                "command": "segpaint/train.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "seconds": round(time.time() - start, 1),
                 "world_size": ctx.world_size,
             },
