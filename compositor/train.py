@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max_step", type=positive_int, default=d.max_step)
     parser.add_argument("--updates", type=positive_int, default=d.updates)
     parser.add_argument("--batch_size", type=positive_int, default=d.batch_size)
+    parser.add_argument(
+        "--calls", type=positive_int, default=d.calls, help="painter calls (x5 strokes) per region"
+    )
     parser.add_argument("--warmup", type=positive_int, default=d.warmup, help="transitions before updates")
     parser.add_argument("--reward", choices=("paper", "piecewise", "plain"), default=d.reward)
     parser.add_argument("--noise", type=non_negative_float, default=d.noise)
