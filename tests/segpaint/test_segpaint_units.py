@@ -76,3 +76,20 @@ def test_shipped_neural_renderer_loads():
     alpha_fn = load_neural_renderer(torch.device("cpu"))
     a = alpha_fn(torch.rand(2, 3, 10), 64, 96)
     assert a.shape == (2, 3, 64, 96) and 0 <= a.min() and a.max() <= 1
+
+
+def test_attention_and_region_passes_paint(photo):
+    """expressionist (error-driven windows) and abstract (regions from pass 0, offline SLIC) both improve."""
+    from segpaint.painter import paint
+    from segpaint.segmentation import slic_segment
+
+    torch.set_num_threads(1)
+    image = torch.nn.functional.interpolate(photo, size=(48, 64), mode="area")
+    blank = image.abs().mean().item()
+    for style in ("expressionist", "abstract"):
+        cfg = style_config(style, iter_steps=3)
+        seg = slic_segment(image, 4) if cfg.mask_from_pass is not None else None
+        res = paint(image, cfg, segmentation=seg, log=lambda _m: None)
+        assert res.strokes.shape[0] == sum(res.pass_counts) > 0
+        assert (res.canvas - image).abs().mean().item() < 0.7 * blank, style
+        assert len(res.pass_canvases) == cfg.passes
