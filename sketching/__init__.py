@@ -32,7 +32,7 @@ Losses (``sketching.objectives``, ``common.losses.clip_loss``)
 - Objective (``--loss clip``): ``L = L_CLIP + 1.0 * L_VGG``.
 - Offline objective (``--loss edge``, used when CLIP weights are absent), a Gaussian pyramid
   ``P_k(x) = G_1 * avgpool_{2^k}(x)``, k = 0..4, of the sketch's ink ``1 - gray(S)`` against the target's
-  anti-aliased Canny line drawing E::
+  anti-aliased contour drawing E (Canny on the image smoothed with sigma 2 px, chains < 30 px removed)::
 
       L_edge = sum_k 0.5^k * mean((P_k(ink(S)) * m_k - P_k(E))^2) / mean(P_k(E)^2),
       m_0 = 1,  m_k = mean(P_k(E)) / mean(P_k(ink(S))) for k >= 1
@@ -66,7 +66,9 @@ Departures from the paper / the original release, and why
 - Offline objective: ``--loss edge`` is ours. No CLIP/VGG weights can be downloaded on this machine, so the
   default ``--loss clip`` says which file to fetch and falls back to it (logged, in metrics.json). Its coarse
   levels are mass-normalised because a fixed 48-stroke budget cannot match the ink mass of a full Canny map:
-  without it, strokes grow into long scribbles to add ink.
+  without it, strokes grow into long scribbles to add ink. Its target is a contour map rather than MROSS's
+  raw Canny map, whose texture edges (flag, suit, fur) scatter 48 strokes into scribbles; Canny and XDoG
+  remain available (``--edge_method``). Seeds and budgets still use MROSS's Canny edges.
 - Iterations: ``--num_iter`` defaults to 300 per round (MROSS's runner: 801; CLIPasso: 2001) so that a sketch
   fits in minutes on a CPU; early stopping after two evaluations changing by <= 1e-5 (CLIPasso) is kept.
 - Non-square targets are padded to a square with white before resizing to the canvas (CLIPasso centre-crops),

@@ -55,7 +55,8 @@ class EdgeObjective(nn.Module):
     ``L_edge = sum_k d^k mean((m_k P_k(1 - gray(S)) - P_k(E))^2) / mean(P_k(E)^2)``,
     ``P_k(x) = G_1 * down_{2^k}(x)``, ``m_0 = 1``, ``m_k = mean(P_k(E)) / mean(P_k(1 - gray(S)))`` (k >= 1)
 
-    with E the anti-aliased Canny (or XDoG) line drawing of the target (:func:`sketching.edges.edge_ink`),
+    with E the anti-aliased contour (or Canny, or XDoG) line drawing of the target
+    (:func:`sketching.edges.edge_ink`),
     ``down_f`` an f x f average pool and ``G_1`` a Gaussian blur of sigma 1 px at that level (a Gaussian
     pyramid: level k sees the drawing blurred by about 2^k px). The fine level asks for lines on the edges;
     the coarse levels give strokes far from any edge a gradient towards the edge mass (the role the CLIP
@@ -65,7 +66,7 @@ class EdgeObjective(nn.Module):
 
     Args:
         target: ``(1, 3, H, W)`` float in [0, 1].
-        method: ``"canny"`` or ``"xdog"``.
+        method: ``"contour"`` (default: smoothed Canny, short chains removed), ``"canny"`` or ``"xdog"``.
         width_px: stroke width in pixels (edge drawing line width).
         levels: pyramid levels K (5: down to 1/16 of the canvas).
         level_decay: d, the weight of level k is d^k (0.5: the fine level counts most).
@@ -80,7 +81,7 @@ class EdgeObjective(nn.Module):
     def __init__(
         self,
         target: torch.Tensor,
-        method: str = "canny",
+        method: str = "contour",
         width_px: float = 1.5,
         levels: int = 5,
         level_decay: float = 0.5,
@@ -163,7 +164,7 @@ def build_objective(
     target: torch.Tensor,
     clip_weights: str | os.PathLike | None = None,
     random_weights: bool = False,
-    edge_method: str = "canny",
+    edge_method: str = "contour",
     width_px: float = 1.5,
     use_vgg: bool = True,
     num_augs: int = 4,

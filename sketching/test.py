@@ -79,7 +79,10 @@ def build_parser() -> ArgumentParser:
         help="random CLIP/VGG weights (timing and tests only; the objective is then meaningless)",
     )
     p.add_argument(
-        "--edge_method", choices=("canny", "xdog"), default="canny", help="edge map of --loss edge"
+        "--edge_method",
+        choices=("canny", "contour", "xdog"),
+        default="contour",
+        help="edge drawing of --loss edge: contour (smoothed Canny, long chains), canny (MROSS), xdog",
     )
     p.add_argument(
         "--init",
