@@ -53,7 +53,10 @@ Departures from the paper / the original release, and why:
   (``env.teacher_box``: of three candidate boxes of side 1, 1/2, 1/4 placed on the largest error
   visible at their scale, the one whose trial painter call lowers the MSE most), the
   first ``--bc_episodes`` episodes train the actor by imitation only, and a fraction of the episode steps
-  act with the teacher. ``--bc_weight 0 --teacher_prob 0 --bc_episodes 0`` gives plain DDPG.
+  act with the teacher. ``--bc_weight 0 --teacher_prob 0 --bc_episodes 0`` gives plain DDPG. The
+  shipped actor is imitation-only (23 episodes): a run whose last 3 episodes added DDPG updates
+  collapsed onto one region. Neither reaches the teacher: at this budget mode 1 loses to the grid
+  (see compositor/README.md for the measured numbers).
   ``compositor/test.py --policy teacher`` paints with the teacher itself (ablation).
 - CPU-sized training defaults (8 environments, 10 steps per episode, 10 updates per episode, tau 0.01,
   exploration noise 0.1) instead of 32 / 100 / 50, tau 0.001, no noise; the critic is a ResNet-18 without
