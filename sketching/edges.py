@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["to_gray_uint8", "canny_edges", "contour_edges", "xdog_edges", "edge_ink"]
+__all__ = ["to_gray_uint8", "canny_edges", "contour_edges", "xdog_edges", "edge_map", "edge_ink"]
 
 
 def to_gray_uint8(image: torch.Tensor) -> np.ndarray:
@@ -94,23 +94,16 @@ def xdog_edges(
     return tone8 < thr
 
 
-def edge_ink(
-    image: torch.Tensor, method: str = "canny", width_px: float = 1.5, mask: np.ndarray | None = None
-) -> torch.Tensor:
-    """The edge-objective target: an anti-aliased line drawing of the target's edges, as ink in [0, 1].
-
-    Edge pixels are dilated to about ``width_px`` (the sketch's stroke width) and softened by a Gaussian of
-    sigma 0.5 px so that the target looks like lines of the width the strokes can draw.
+def edge_map(image: torch.Tensor, method: str = "contour", mask: np.ndarray | None = None) -> np.ndarray:
+    """Binary edge map by name: ``"canny"`` (MROSS), ``"contour"`` (:func:`contour_edges`) or ``"xdog"``.
 
     Args:
         image: ``(1, 3, H, W)`` float in [0, 1].
-        method: ``"canny"`` (MROSS's detector), ``"contour"`` (:func:`contour_edges`) or ``"xdog"``
-            (CLIPasso's XDoG).
-        width_px: stroke width in pixels.
+        method: edge detector name.
         mask: ``(H, W)`` bool; edges outside it are dropped.
 
     Returns:
-        ``(1, 1, H, W)`` float32 ink (1 = line, 0 = paper), on ``image.device``.
+        ``(H, W)`` bool.
 
     Raises:
         ValueError: unknown method.
@@ -123,8 +116,30 @@ def edge_ink(
         edges = xdog_edges(image)
     else:
         raise ValueError(f"unknown edge method {method!r} (canny, contour, xdog)")
-    if mask is not None:
-        edges = edges & mask
+    return edges & mask if mask is not None else edges
+
+
+def edge_ink(
+    image: torch.Tensor, method: str = "contour", width_px: float = 1.5, mask: np.ndarray | None = None
+) -> torch.Tensor:
+    """The edge-objective target: an anti-aliased line drawing of the target's edges, as ink in [0, 1].
+
+    Edge pixels (:func:`edge_map`) are dilated to about ``width_px`` (the sketch's stroke width) and softened
+    by a Gaussian of sigma 0.5 px so that the target looks like lines of the width the strokes can draw.
+
+    Args:
+        image: ``(1, 3, H, W)`` float in [0, 1].
+        method: ``"contour"``, ``"canny"`` or ``"xdog"``.
+        width_px: stroke width in pixels.
+        mask: ``(H, W)`` bool; edges outside it are dropped.
+
+    Returns:
+        ``(1, 1, H, W)`` float32 ink (1 = line, 0 = paper), on ``image.device``.
+
+    Raises:
+        ValueError: unknown method.
+    """
+    edges = edge_map(image, method, mask)
     ink = edges.astype(np.float32)
     radius = int(round(max(width_px - 1.0, 0.0) / 2.0))
     if radius > 0:

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from common.errors import WeightsMissingError
-from sketching.edges import edge_ink
+from sketching.edges import edge_ink, edge_map
 
 __all__ = ["EdgeObjective", "ClipVggObjective", "MROSS_VGG_LAYERS", "build_objective", "gaussian_blur"]
 
@@ -93,6 +93,7 @@ class EdgeObjective(nn.Module):
         self.levels = int(levels)
         self.level_weights = [float(level_decay) ** k for k in range(self.levels)]
         self.mass_normalise = bool(mass_normalise)
+        self.edges = edge_map(target, method, content_mask)  # (H, W) bool, also used to seed strokes
         ink = edge_ink(target, method, width_px, content_mask).to(target.dtype)  # (1, 1, H, W)
         self.register_buffer("ink", ink, persistent=False)
         self.targets = [t.detach() for t in self.pyramid(ink)]

@@ -18,6 +18,7 @@ fetch and where, then runs the offline edge objective instead (--loss edge), as 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -161,6 +162,9 @@ def main(argv=None) -> int:
             recorders[seed] = ProcessRecorder(max_frames=240)
             return lambda image, step, loss: recorders[seed].add(image)
 
+        if objective.name == "edge" and args.init == "fps" and objective.edges.any():
+            # seed on the edges the objective rewards (MROSS seeds on raw Canny edges; budgets stay Canny)
+            item = dataclasses.replace(item, edges=objective.edges)
         seeds = [args.seed + 1000 * k for k in range(args.num_sketches)]
         start = time.perf_counter()
         best, results = best_of_seeds(

@@ -11,6 +11,7 @@ after each round; 48 strokes split over the whole image and 2 automatic regions 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -56,6 +57,13 @@ def _prepared(
     )
 
 
+def _seeded(prep: PreparedImage, objective) -> PreparedImage:
+    """Seed on the edges the edge objective rewards (as sketching/test.py does)."""
+    if getattr(objective, "edges", None) is not None and objective.edges.any():
+        return dataclasses.replace(prep, edges=objective.edges)
+    return prep
+
+
 def _label(image: torch.Tensor, text: str) -> np.ndarray:
     tile = np.ascontiguousarray(tensor_to_uint8(image))
     cv2.putText(tile, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 30, 30), 1, cv2.LINE_AA)
@@ -93,7 +101,7 @@ def main(argv=None) -> int:
         tiles = [_label(target, args.photo)]
         for n in (16, 32, 64, 128):
             cfg = SketchConfig(num_strokes=n, num_iter=args.num_iter, canvas=args.canvas)
-            prep = _prepared(target, content, args.canvas, n, 0)
+            prep = _seeded(_prepared(target, content, args.canvas, n, 0), objective)
             res = optimize_sketch(objective, prep.round_masks, prep.budgets, prep.edges, cfg, 0, device)
             tiles.append(
                 _label(render_sketch(res.control_points, args.canvas, cfg.stroke_width), f"{n} strokes")
@@ -102,7 +110,7 @@ def main(argv=None) -> int:
         save_image(_row(tiles), out / "sketching_abstraction.png")
     if args.figure in ("rounds", "all"):
         cfg = SketchConfig(num_strokes=48, num_iter=args.num_iter, canvas=args.canvas)
-        prep = _prepared(target, content, args.canvas, 48, 2)
+        prep = _seeded(_prepared(target, content, args.canvas, 48, 2), objective)
         res = optimize_sketch(objective, prep.round_masks, prep.budgets, prep.edges, cfg, 0, device)
         outlined = np.ascontiguousarray(tensor_to_uint8(target))
         colours = [(230, 60, 60), (60, 90, 230)]
