@@ -87,19 +87,36 @@ def timing_drawing(seed: int, height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(canvas.astype(np.float32) / 255.0)[None, None]
 
 
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.run(sys.argv[1:]).returncode\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print('MEASURE', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
 def run_child(cmd: list[str], cwd: Path) -> tuple[float, float, float, int]:
     """Run ``cmd`` in ``cwd``; return (wall s, CPU s (user + system), peak RSS MB, exit status) of that child.
 
-    CPU seconds do not grow when other jobs share the machine; wall seconds do.
+    The child is started from a small Python wrapper, because a child forked from this (large) process
+    would report this process's resident set as its own peak. CPU seconds do not grow when other jobs share
+    the machine; wall seconds do.
     """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        print(proc.stderr.read().decode()[-2000:], file=sys.stderr)
-    cpu = usage.ru_utime + usage.ru_stime
-    return time.perf_counter() - t0, cpu, usage.ru_maxrss / 1024, proc.returncode
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("MEASURE ")]
+    if proc.returncode or not lines:
+        print(proc.stderr[-2000:], file=sys.stderr)
+    _, rss_kb, cpu = lines[-1].split() if lines else ("", "0", "0")
+    return wall, float(cpu), float(rss_kb) / 1024, proc.returncode
 
 
 def speed(
@@ -147,16 +164,19 @@ def speed(
                     f"peak RSS {rss:6.0f} MB{status}",
                     flush=True,
                 )
-            if k == 0 and not quick:
-                g, cfg, _ = load_refiner(None, style)
-                whole = refine_whole(g, x[None])
-                tiled = refine_tiled(g, x[None], cfg, tile)
-                tiled_all = refine_tiled(g, x[None], cfg, tile, skip_blank=False)
-                print(
-                    f"  {w}x{h} max |tiled - whole| = {(tiled - whole).abs().max().item():.2e} "
-                    f"(no blank skip: {(tiled_all - whole).abs().max().item():.2e})",
-                    flush=True,
-                )
+            if k == 0:
+                first = x
+    if not quick:  # in-process, after the timed children (their peak RSS is measured separately anyway)
+        (w, h), x = sizes[0], first
+        g, cfg, _ = load_refiner(None, style)
+        whole = refine_whole(g, x[None])
+        tiled = refine_tiled(g, x[None], cfg, tile)
+        tiled_all = refine_tiled(g, x[None], cfg, tile, skip_blank=False)
+        print(
+            f"  {w}x{h} max |tiled - whole| = {(tiled - whole).abs().max().item():.2e} "
+            f"(no blank skip: {(tiled_all - whole).abs().max().item():.2e})",
+            flush=True,
+        )
 
 
 def main(argv=None) -> int:
