@@ -15,6 +15,7 @@ Timings on a shared machine are noisy: the script prints the torch thread count 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -98,9 +99,11 @@ def main(argv=None) -> int:
     rows = {}
     cfg = SketchConfig(num_strokes=args.num_strokes, num_iter=args.edge_iters, canvas=args.canvas)
     edge, _ = build_objective("edge", image)
-    rows["edge"] = _time_sketch(edge, _prepare(image, args.canvas, args.num_strokes, 1), cfg)
+    seeded = lambda prep: dataclasses.replace(prep, edges=edge.edges)  # noqa: E731 - as sketching/test.py
+    rows["edge"] = _time_sketch(edge, seeded(_prepare(image, args.canvas, args.num_strokes, 1)), cfg)
     if not args.skip_rounds:
-        rows["edge-3rounds"] = _time_sketch(edge, _prepare(image, args.canvas, args.num_strokes, 3), cfg)
+        three = seeded(_prepare(image, args.canvas, args.num_strokes, 3))
+        rows["edge-3rounds"] = _time_sketch(edge, three, cfg)
     if not args.skip_clip:
         torch.manual_seed(0)
         t0 = time.perf_counter()

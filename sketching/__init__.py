@@ -68,7 +68,9 @@ Departures from the paper / the original release, and why
   levels are mass-normalised because a fixed 48-stroke budget cannot match the ink mass of a full Canny map:
   without it, strokes grow into long scribbles to add ink. Its target is a contour map rather than MROSS's
   raw Canny map, whose texture edges (flag, suit, fur) scatter 48 strokes into scribbles; Canny and XDoG
-  remain available (``--edge_method``). Seeds and budgets still use MROSS's Canny edges.
+  remain available (``--edge_method``). Budgets still use MROSS's Canny edge counts; with the edge objective
+  the FPS seeds lie on the objective's own edge map (strokes seeded on texture edges it does not reward
+  shrank to dots); with ``--loss clip`` they lie on Canny edges as in MROSS.
 - Iterations: ``--num_iter`` defaults to 300 per round (MROSS's runner: 801; CLIPasso: 2001) so that a sketch
   fits in minutes on a CPU; early stopping after two evaluations changing by <= 1e-5 (CLIPasso) is kept.
 - Non-square targets are padded to a square with white before resizing to the canvas (CLIPasso centre-crops),
