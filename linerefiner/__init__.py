@@ -55,9 +55,13 @@ Departures from the release, and why
 - One iteration is one D step on the mean of the real and fake BCE, then one G step on the same batch (the
   release calls ``train_on_batch`` separately on real and fake batches and draws a fresh batch for G): half
   the data generation and one generator forward pass fewer per step, on a CPU-only budget.
-- The shipped checkpoints were trained on a shared 2-core CPU for about 10 minutes each (the release:
-  10,001 iterations of batch 8 on 256 px crops): 64 px crops, lr 5e-4 and an MSE-only warm-up
-  (``adv_warmup``) so that the few hundred affordable steps converge; see ``checkpoints/README.md``.
+- The shipped checkpoints were trained on a shared 2-core CPU for 10 minutes each, about 280 steps (the
+  release: 10,001 iterations of batch 8 on 256 px crops): 64 px crops drawn 2-3x denser (10-30 strokes per
+  256^2 px, so small crops are rarely blank), lr 5e-4, bfloat16 autocast and 100 MSE-only warm-up steps
+  (``adv_warmup``) so that the few hundred affordable steps converge; see ``checkpoints/README.md``. They are
+  under-trained: lines get the style's width and speckle is removed, but gaps are not bridged.
+- Output is a raster drawing, so test.py writes the PNG and ``metrics.json`` but no stroke JSON or SVG
+  (there are no strokes to export).
 - Inference is tiled with margins wider than the receptive field (same result as the release's single
   pass, bounded memory; the release needs more than 8 GB for HD), BatchNorm is folded into the convolutions,
   all-white interior tiles are filled with the network's paper response, and ``--threshold``/``--curve``
