@@ -36,6 +36,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--points", type=positive_int, nargs="+", default=[1024, 4096])
     p.add_argument("--photos", nargs="+", default=list(PHOTOS))
     p.add_argument("--checkpoint", default=None)
+    p.add_argument("--alt_checkpoint", default=None, help="a second network, measured on the same WVS points")
     p.add_argument("--n_iter", type=positive_int, default=50)
     p.add_argument("--max_side", type=positive_int, default=512)
     p.add_argument("--threads", type=positive_int, default=1)
@@ -56,6 +57,7 @@ def main(argv=None) -> int:
     # the same architecture untrained: with the priors on, this is what the network draws before learning
     torch.manual_seed(0)
     untrained = StippleNet(model.config, random_weights=True).eval()
+    alt = load_stipple_net(args.alt_checkpoint)[0] if args.alt_checkpoint else None
     rows = []
     for name in args.photos:
         image = bundled_photo_tensor(name, max_side=args.max_side)
@@ -86,6 +88,16 @@ def main(argv=None) -> int:
                 "tone_psnr": tone_metrics(prior, image)["tone_psnr"],
                 "chamfer_to_wvs": chamfer_to(prior, wvs),
             }
+            if alt is not None:
+                predict_stipples(alt, image, n)
+                alt_st, t_alt = _timed(predict_stipples, alt, image, n)
+                row["net_alt"] = {
+                    "seconds": t_alt,
+                    "tone_psnr": tone_metrics(alt_st, image)["tone_psnr"],
+                    "tone_ssim": tone_metrics(alt_st, image)["tone_ssim"],
+                    "chamfer_to_wvs": chamfer_to(alt_st, wvs),
+                }
+                print(f"  alt checkpoint: {row['net_alt']}", flush=True)
             row["net"]["chamfer_to_wvs"] = chamfer_to(net, wvs)
             row["lbg"]["chamfer_to_wvs"] = chamfer_to(lbg, wvs)
             row["speedup_wvs_over_net"] = t_wvs / t_net
