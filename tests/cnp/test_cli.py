@@ -57,7 +57,7 @@ def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path, capsys):
     assert strokes["canvas"] == {"height": 107, "width": 160}  # aspect ratio kept
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["strokes"] == 120
-    assert metrics["mse"] < 0.25 * metrics["blank_canvas_mse"]  # much closer than the black canvas
+    assert metrics["mse"] < 0.35 * metrics["blank_canvas_mse"]  # > 4.5 dB closer than the black canvas
     img = np.asarray(Image.open(out / "painting.png"))
     assert img.shape == (107, 160, 3) and img.std() > 10
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no partial folder left
