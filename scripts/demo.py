@@ -45,20 +45,55 @@ def _commands(method: str, photo: Path, lines: Path, out: Path, device: str) -> 
     common = ["--device", device]
     if method == "segpaint":
         return "segpaint.test", [
-            "--image_path", str(photo), "--save_dir", str(out), "--style", "realistic",
-            "--max_side", "256", "--iter_steps", "30", "--exp_name", "demo", *common,
+            "--image_path",
+            str(photo),
+            "--save_dir",
+            str(out),
+            "--style",
+            "realistic",
+            "--max_side",
+            "256",
+            "--iter_steps",
+            "30",
+            "--exp_name",
+            "demo",
+            *common,
         ]
     if method == "cnp":
         return "compositor.test", [
-            "--img_path", str(photo), "--stroke_num", "1000", "--output_dir", str(out), *common,
+            "--img_path",
+            str(photo),
+            "--stroke_num",
+            "1000",
+            "--output_dir",
+            str(out),
+            *common,
         ]
     if method == "stipple":
-        return "stipple.test", [str(photo), "--method", "wvs", "--points", "2048", "--output_dir", str(out), *common]
+        return "stipple.test", [
+            str(photo),
+            "--method",
+            "wvs",
+            "--points",
+            "2048",
+            "--output_dir",
+            str(out),
+            *common,
+        ]
     if method == "linerefiner":
         return "linerefiner.test", ["--input", str(lines), "--output", str(out), "--style", "taper", *common]
     return "sketching.test", [
-        "--target", str(photo), "--num_strokes", "48", "--loss", "edge", "--num_iter", "200",
-        "--output_dir", str(out), *common,
+        "--target",
+        str(photo),
+        "--num_strokes",
+        "48",
+        "--loss",
+        "edge",
+        "--num_iter",
+        "200",
+        "--output_dir",
+        str(out),
+        *common,
     ]
 
 
