@@ -53,7 +53,7 @@ def _plain(obj: Any) -> Any:
         return str(obj)
     if obj is None or isinstance(obj, bool):
         return obj
-    for kind in (str, int, float):  # plain types only: subclasses (e.g. torch.__version__) are refused on load
+    for kind in (str, int, float):  # plain types: subclasses (e.g. torch.__version__) fail weights_only
         if isinstance(obj, kind):
             return kind(obj)
     raise TypeError(

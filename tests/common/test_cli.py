@@ -87,7 +87,8 @@ def test_bad_flag_value_is_one_line(script, png):
 
 def test_missing_image(script, tmp_path):
     out = tmp_path / "out"
-    _assert_one_line_error(_run(script, "--img", str(tmp_path / "nope.png"), "--output_dir", str(out)), 2, "nope")
+    proc = _run(script, "--img", str(tmp_path / "nope.png"), "--output_dir", str(out))
+    _assert_one_line_error(proc, 2, "nope")
     assert not (out / "copy.png").exists()
 
 
