@@ -11,6 +11,8 @@ Every test also starts with ``torch.manual_seed(0)`` (autouse ``_seed``).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,13 @@ def _astronaut_128() -> torch.Tensor:
 def photo(_astronaut_128: torch.Tensor) -> torch.Tensor:
     """skimage astronaut, ``(1, 3, 128, 128)`` float32 in [0, 1], CPU (a fresh copy per test)."""
     return _astronaut_128.clone()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Share the cores between pytest-xdist workers: each worker (and every subprocess it starts, through
+    ``OMP_NUM_THREADS``) gets ``cores // workers`` torch threads. Oversubscribed OpenMP threads spin-wait on
+    each other and made some tests 20x slower on a 2-core machine."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
