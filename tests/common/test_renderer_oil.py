@@ -169,3 +169,23 @@ def test_angle_period():
     q[..., 4] = q[..., 4] + 1.0  # pi rotation: same stroke up to texture symmetry of the outline
     a, b = oil_alpha(p, 32, 32), oil_alpha(q, 32, 32)
     assert (a - b).abs().mean() < 0.02 * max(1.0, math.pi)
+
+
+def test_box_path_gradients_match_full_path():
+    # Checkpointed segments (small budget) and the in-place box backward give the full path's gradients,
+    # for strokes and canvas, and leave the caller's output gradient untouched.
+    f64 = torch.float64
+    p0 = torch.cat([_strokes(30, seed=10, dtype=f64), _strokes(30, seed=11, dtype=f64)])
+    p0[0, :4, 0] = torch.tensor([0.0, 1.0, 0.02, 0.98], dtype=f64)  # strokes leaving the canvas
+    c0 = torch.rand(2, 3, 40, 52, dtype=f64)
+    g_out = torch.rand(2, 3, 40, 52, dtype=f64)
+    grads = []
+    for use_boxes, budget in ((False, 1 << 22), (True, 2000)):
+        p, c = p0.clone().requires_grad_(True), c0.clone().requires_grad_(True)
+        out = render_oil(p, c, use_boxes=use_boxes, pixel_budget=budget)
+        kept = g_out.clone()
+        out.backward(g_out)
+        assert torch.equal(g_out, kept)
+        grads.append((out.detach(), p.grad, c.grad))
+    for full, boxed in zip(*grads, strict=True):
+        assert (full - boxed).abs().max() < 1e-10
