@@ -21,7 +21,9 @@ from compositor.model import Actor, Critic
 
 
 class ReplayBuffer:
-    """Transitions (target, canvas, action, reward, next canvas, done), images stored as uint8 on CPU."""
+    """Transitions (target, canvas, action, reward, next canvas, done, teacher box), images stored as
+    uint8 on CPU. The teacher box (the imitation label of the state; the painter is frozen, so it never
+    changes) is computed once when the state is stored instead of at every replay."""
 
     def __init__(self, capacity: int, seed: int = 0) -> None:
         self.capacity = capacity
@@ -36,10 +38,22 @@ class ReplayBuffer:
     def _u8(x: torch.Tensor) -> torch.Tensor:
         return (x.detach().cpu() * 255).round().to(torch.uint8)
 
-    def push(self, target, canvas, action, reward, next_canvas, done: bool) -> None:
+    def push(self, target, canvas, action, reward, next_canvas, done: bool, teacher=None) -> None:
+        """Store E transitions: (E, 3, S, S) images in [0, 1], (E, 4) action, (E,) reward, and the
+        (E, 4) teacher boxes of the states (or None: the batch then carries NaN labels)."""
         t8, c8, n8 = self._u8(target), self._u8(canvas), self._u8(next_canvas)
+        if teacher is None:
+            teacher = torch.full_like(action, float("nan"))
         for i in range(t8.shape[0]):
-            item = (t8[i], c8[i], action[i].detach().cpu(), float(reward[i]), n8[i], float(done))
+            item = (
+                t8[i],
+                c8[i],
+                action[i].detach().cpu(),
+                float(reward[i]),
+                n8[i],
+                float(done),
+                teacher[i].detach().cpu(),
+            )
             if len(self.data) < self.capacity:
                 self.data.append(item)
             else:
@@ -55,7 +69,8 @@ class ReplayBuffer:
         r = torch.tensor(cols[3], device=device)
         n = torch.stack(cols[4]).to(device).float() / 255
         d = torch.tensor(cols[5], device=device)
-        return t, c, a, r, n, d
+        teacher = torch.stack(cols[6]).to(device)
+        return t, c, a, r, n, d, teacher
 
 
 class DDPG:
@@ -95,8 +110,15 @@ class DDPG:
             a = (a + noise * torch.randn_like(a)).clamp(0, 1)
         return a
 
+    def _teacher(self, t, c, stored) -> torch.Tensor:
+        """Imitation labels: the stored teacher boxes, recomputed where missing (NaN)."""
+        if not torch.isnan(stored).any():
+            return stored
+        return teacher_box(t, c, self.actor.config.min_box, self.teacher_painter)
+
     def update(self, batch) -> dict:
-        t, c, a, r, n, d = batch
+        """One critic and one actor step on a replay batch (see the module docstring); returns losses."""
+        t, c, a, r, n, d, stored = batch
         with torch.no_grad():
             q_next = self.critic_target(t, n, self.actor_target(t, n))
             y = r + self.gamma * (1 - d) * q_next
@@ -111,7 +133,7 @@ class DDPG:
         q_mu = self.critic(t, c, mu)
         lam = self.alpha_q / (q_mu.detach().abs().mean() + 1e-6)
         loss_bc = (
-            F.mse_loss(mu, teacher_box(t, c, self.actor.config.min_box, self.teacher_painter))
+            F.mse_loss(mu, self._teacher(t, c, stored))
             if self.bc_weight > 0
             else mu.sum() * 0
         )
@@ -132,9 +154,7 @@ class DDPG:
         """Imitation-only actor step ``L = ||mu(s) - a_teacher(s)||^2`` (warm-up phase; critic untouched)."""
         t, c = batch[0], batch[1]
         self.actor.train()
-        loss_bc = F.mse_loss(
-            self.actor(t, c), teacher_box(t, c, self.actor.config.min_box, self.teacher_painter)
-        )
+        loss_bc = F.mse_loss(self.actor(t, c), self._teacher(t, c, batch[6]))
         self.opt_actor.zero_grad(set_to_none=True)
         loss_bc.backward()
         self.opt_actor.step()

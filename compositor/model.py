@@ -14,6 +14,8 @@ import torchvision
 from torch import nn
 from torchvision.ops import roi_align
 
+from painter.model import coord_planes
+
 PATCH = 128
 
 
@@ -23,6 +25,7 @@ class CompositorConfig:
 
     min_box: float = 0.08  # smallest box side, fraction of the region side (release: none)
     patch: int = PATCH
+    coord: bool = True  # two CoordConv planes after (target, canvas); False for checkpoints from before
 
 
 def _resnet18(in_channels: int, out: int, batch_norm: bool = True) -> nn.Module:
@@ -35,19 +38,22 @@ def _resnet18(in_channels: int, out: int, batch_norm: bool = True) -> nn.Module:
 class Actor(nn.Module):
     """ResNet-18 (BN) policy mu(s): (target, canvas) region at 128 -> 4 sigmoid outputs (two corners).
 
-    The input order is (target, canvas), the same as the painter's.
+    The input order is (target, canvas), the same as the painter's, then (``config.coord``, default)
+    two CoordConv planes (not in the paper; a box regressor has to know where it looks).
     """
 
     def __init__(self, config: CompositorConfig | None = None) -> None:
         super().__init__()
         self.config = config or CompositorConfig()
-        self.net = _resnet18(6, 4)
+        self.net = _resnet18(8 if self.config.coord else 6, 4)
 
     def forward(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) target and canvas in [0, 1] -> (B, 4) action in [0, 1] (x_a, y_a, x_b, y_b)."""
         x = torch.cat([target, canvas], dim=1)
         if x.shape[-1] != self.config.patch or x.shape[-2] != self.config.patch:
             x = nn.functional.interpolate(x, size=(self.config.patch,) * 2, mode="bilinear", antialias=True)
+        if self.config.coord:
+            x = torch.cat([x, coord_planes(x)], dim=1)
         return torch.sigmoid(self.net(x))
 
 
@@ -166,7 +172,7 @@ def load_actor(path, device: torch.device | str = "cpu") -> Actor:
         path,
         hint="the shipped compositor is checkpoints/cnp_compositor.pt; train one: python compositor/train.py",
     )
-    cfg = ckpt["config"].get("model", {})
+    cfg = {"coord": False, **ckpt["config"].get("model", {})}  # checkpoints without the key predate it
     actor = Actor(
         CompositorConfig(**{k: v for k, v in cfg.items() if k in CompositorConfig.__dataclass_fields__})
     )

@@ -21,6 +21,7 @@ from common.cli import (
     float_in,
     non_negative_float,
     non_negative_int,
+    positive_float,
     positive_int,
     prepare_output_dir,
     run_main,
@@ -51,6 +52,8 @@ def main(argv=None) -> int:
     parser.add_argument("--noise", type=non_negative_float, default=d.noise)
     parser.add_argument("--teacher_prob", type=float_in(0.0, 1.0), default=d.teacher_prob)
     parser.add_argument("--bc_weight", type=non_negative_float, default=d.bc_weight)
+    parser.add_argument("--lr_actor", type=positive_float, default=d.lr_actor, help="Adam lr of the actor")
+    parser.add_argument("--lr_critic", type=positive_float, default=d.lr_critic, help="Adam lr of the critic")
     parser.add_argument(
         "--bc_episodes",
         type=non_negative_int,

@@ -81,18 +81,27 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     buffer = ReplayBuffer(cfg.buffer, seed=cfg.seed + episode)
     gen = torch.Generator().manual_seed(cfg.seed + 7 * episode)
     start, metrics = time.time(), {}
+    min_box = agent.actor.config.min_box
+    reference = {
+        "val_mse_teacher": evaluate(lambda t, c: teacher_box(t, c, min_box, painter), env, val_targets),
+        "val_mse_grid": evaluate(_grid_policy(cfg.max_step, val_targets), env, val_targets),
+    }
+    log("reference policies on the validation crops: " + "  ".join(f"{k} {v:.5f}" for k, v in reference.items()))
     while episode < cfg.episodes:
         target, canvas = env.reset(sampler.sample(cfg.env_batch).to(device))
         total_reward = torch.zeros(cfg.env_batch, device=device)
         done = False
         while not done:
             action = agent.act(target, canvas, cfg.noise)
+            teacher = None
+            if cfg.bc_weight > 0 or cfg.teacher_prob > 0:
+                teacher = teacher_box(target, canvas, agent.actor.config.min_box, painter)
             if float(torch.rand(1, generator=gen)) < cfg.teacher_prob:
-                action = teacher_box(target, canvas, agent.actor.config.min_box, painter)
+                action = teacher
             action = action_to_box(action, agent.actor.config.min_box)
             prev = canvas
             canvas, reward, done = env.step(action)
-            buffer.push(target, prev, action, reward, canvas, done)
+            buffer.push(target, prev, action, reward, canvas, done, teacher)
             total_reward += reward
         episode += 1
         losses = []
@@ -105,7 +114,8 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
         metrics["final_mse"] = distance(target, canvas).mean().item()
         out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
         if episode % 5 == 0 or episode >= cfg.episodes or out_of_time:
-            metrics["val_mse_actor"] = evaluate(agent, env, val_targets)
+            metrics["val_mse_actor"] = evaluate(agent.act, env, val_targets)
+            metrics.update(reference)
             metrics["wall_s"] = round(time.time() - start, 1)
             log(f"episode {episode}  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
             if ctx.is_main:
@@ -116,13 +126,30 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
 
 
 @torch.no_grad()
-def evaluate(agent: DDPG, env: PaintEnv, targets: torch.Tensor) -> float:
-    """MSE after one greedy episode of the actor (no noise) on fixed validation crops."""
+def evaluate(policy, env: PaintEnv, targets: torch.Tensor) -> float:
+    """MSE after one episode of ``policy(target, canvas) -> (E, 4)`` (the actor without noise, the
+    teacher, a grid) on fixed validation crops."""
     target, canvas = env.reset(targets)
     done = False
     while not done:
-        canvas, _, done = env.step(agent.act(target, canvas))
+        canvas, _, done = env.step(policy(target, canvas))
     return distance(target, canvas).mean().item()
+
+
+def _grid_policy(steps: int, targets: torch.Tensor):
+    """Mode 3's layout for an episode of ``steps`` regions: the whole image first, then the cells of a
+    g x g grid in raster order (g the largest with g * g < steps), round-robin."""
+    g = max(1, int((steps - 1) ** 0.5))
+    cells = [torch.tensor([0.0, 0.0, 1.0, 1.0])]
+    cells += [torch.tensor([j / g, i / g, (j + 1) / g, (i + 1) / g]) for i in range(g) for j in range(g)]
+    count = {"t": 0}
+
+    def policy(target, canvas):
+        box = cells[0] if count["t"] == 0 else cells[1 + (count["t"] - 1) % (len(cells) - 1)]
+        count["t"] += 1
+        return box.to(target)[None].expand(target.shape[0], -1)
+
+    return policy
 
 
 def _save(cfg, out_dir, agent: DDPG, episode, metrics) -> None:

@@ -19,6 +19,9 @@ from torch.nn.utils.parametrizations import weight_norm
 from common.renderers.oil import NUM_PARAMS, oil_edge, oil_maps, render_oil
 
 PATCH = 128
+# Where the 5 strokes of a call start (output-layer prior) and which labelled stroke each one learns in
+# the warm start: the patch centre and the four quadrant centres, (x, y) fractions of the patch.
+STROKE_ANCHORS = ((0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75))
 
 
 @dataclass
@@ -27,12 +30,15 @@ class PainterConfig:
 
     strokes_per_call: int = 5
     patch: int = PATCH
+    coord: bool = True  # two CoordConv planes after (target, canvas); False for checkpoints from before
 
 
 class Painter(nn.Module):
     """ResNet-18 (BasicBlock [2, 2, 2, 2], BatchNorm) mapping (target, canvas) to 5 oil strokes.
 
-    The stem is a 3x3 stride-2 conv on the 6 input channels followed by max-pooling, so a 128 patch is
+    Input channels: target (3), canvas (3) and, with ``config.coord`` (default), two CoordConv planes
+    (row, column in [-1, 1]; not in the paper: they let a short CPU training learn *where* the error is,
+    as Learning to Paint's actor does). The stem is a 3x3 stride-2 conv on them followed by max-pooling, so a 128 patch is
     reduced 128 -> 64 -> 32 -> 16 -> 8 -> 4 as in the release; then global average pooling, FC 512 -> 40,
     sigmoid.
     """
@@ -41,7 +47,8 @@ class Painter(nn.Module):
         super().__init__()
         self.config = config or PainterConfig()
         net = torchvision.models.resnet18(num_classes=self.config.strokes_per_call * NUM_PARAMS)
-        net.conv1 = nn.Conv2d(6, 64, kernel_size=3, stride=2, padding=1, bias=False)
+        in_channels = 8 if self.config.coord else 6
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=2, padding=1, bias=False)
         self.net = net
         self._init_stroke_prior()
 
@@ -57,7 +64,7 @@ class Painter(nn.Module):
         fc = self.net.fc
         fc.weight.mul_(0.1)
         n = self.config.strokes_per_call
-        centres = [(0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)]
+        centres = STROKE_ANCHORS
         bias = torch.zeros(n, NUM_PARAMS)
         for i in range(n):
             cx, cy = centres[i % len(centres)]
@@ -81,8 +88,20 @@ class Painter(nn.Module):
                 f"target and canvas must both be (B, 3, H, W), got {target.shape}, {canvas.shape}"
             )
         x = torch.cat([target, canvas], dim=1)  # (B, 6, 128, 128): fixed order (target, canvas)
+        if self.config.coord:
+            x = torch.cat([x, coord_planes(x)], dim=1)  # (B, 8, 128, 128)
         out = torch.sigmoid(self.net(x))
         return out.view(-1, self.config.strokes_per_call, NUM_PARAMS)
+
+
+def coord_planes(x: torch.Tensor) -> torch.Tensor:
+    """CoordConv planes (Liu et al. 2018; Learning to Paint's actor input) for a (B, C, H, W) batch:
+    (B, 2, H, W), channel 0 the pixel-centre row and channel 1 the column, both mapped to [-1, 1]."""
+    b, _, h, w = x.shape
+    ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) / w * 2 - 1
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))  # (2, H, W)
+    return grid[None].expand(b, -1, -1, -1)
 
 
 class TReLU(nn.Module):
@@ -167,7 +186,7 @@ def load_painter(path, device: torch.device | str = "cpu") -> Painter:
         path,
         hint="the shipped painter is checkpoints/cnp_painter.pt; train one with: python painter/train.py",
     )
-    cfg = ckpt["config"].get("model", {})
+    cfg = {"coord": False, **ckpt["config"].get("model", {})}  # checkpoints without the key predate it
     model = Painter(
         PainterConfig(**{k: v for k, v in cfg.items() if k in PainterConfig.__dataclass_fields__})
     )

@@ -17,7 +17,9 @@ from dataclasses import fields
 from common.cli import (
     ArgumentParser,
     add_common_args,
+    float_in,
     non_negative_float,
+    non_negative_int,
     positive_int,
     prepare_output_dir,
     run_main,
@@ -35,6 +37,21 @@ def main(argv=None) -> int:
     parser.add_argument("--batch_size", type=positive_int, default=PainterTrainConfig.batch_size)
     parser.add_argument("--rollout", type=positive_int, default=PainterTrainConfig.rollout)
     parser.add_argument("--lr", type=non_negative_float, default=PainterTrainConfig.lr)
+    parser.add_argument(
+        "--pretrain_steps",
+        type=non_negative_int,
+        default=0,
+        help="first updates: stroke-supervised warm start on synthetic strokes (not in the paper)",
+    )
+    parser.add_argument(
+        "--pyramid", type=non_negative_int, default=0, help="extra pixel-loss levels (2x, 4x, ... pooled)"
+    )
+    parser.add_argument(
+        "--nested",
+        type=float_in(0.0, 1.0),
+        default=0.0,
+        help="fraction of rollouts starting from a painted parent region (sub-region states)",
+    )
     parser.add_argument("--renderer", default="oil", help='"oil" (analytic) or an FCN checkpoint path')
     parser.add_argument("--save_every", type=positive_int, default=PainterTrainConfig.save_every)
     parser.add_argument(

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from common.device import DistributedContext, unwrap_model
 from common.losses.wgan import gradient_penalty
-from painter.data import CropSampler, load_photos
-from painter.model import Critic, Painter, PainterConfig, PatchRenderer
+from common.renderers.oil import render_oil
+from painter.data import CropSampler, SyntheticStrokes, load_photos, strokes_into_box
+from painter.model import STROKE_ANCHORS, Critic, Painter, PainterConfig, PatchRenderer
 
 
 @dataclass
@@ -37,6 +38,9 @@ class PainterTrainConfig:
     beta_adv: float = 0.1  # beta_w: adversarial loss scaled to beta_w * L_pixel [0.1]
     gp_weight: float = 10.0  # lambda of WGAN-GP [10]
     renderer: str = "oil"  # "oil" (analytic, exact) or a path to an FCN checkpoint [FCN]
+    pretrain_steps: int = 0  # first updates: stroke-supervised warm start on synthetic strokes [none]
+    pyramid: int = 0  # extra pixel-loss levels on 2x, 4x, ... average-pooled images [0]
+    nested: float = 0.0  # fraction of rollouts starting from a painted parent region's canvas [0]
     save_every: int = 100
     max_minutes: float = 0.0  # stop (and save) after this wall time; 0 = no limit
     seed: int = 0
@@ -85,6 +89,73 @@ def build_renderer(spec: str, device) -> PatchRenderer:
     return PatchRenderer(fcn.to(device).eval())
 
 
+def pyramid_mse(fake: torch.Tensor, target: torch.Tensor, levels: int = 0) -> torch.Tensor:
+    """Pixel MSE plus the MSE of ``levels`` average-pooled copies (2x, 4x, ...), averaged over levels.
+
+    Not in the paper (``levels = 0`` is its L_pixel). A pooled residual lets a stroke's edge feel colour
+    errors a few pixels beyond it, which gives the position and size of a stroke a gradient from farther
+    away than the one-pixel-wide soft edge of the brush.
+    """
+    loss = F.mse_loss(fake, target)
+    for level in range(1, levels + 1):
+        k = 2**level
+        if min(fake.shape[-2:]) < k:
+            break
+        loss = loss + F.mse_loss(F.avg_pool2d(fake, k), F.avg_pool2d(target, k))
+    return loss / (levels + 1)
+
+
+def stroke_matching_l1(pred: torch.Tensor, labels: torch.Tensor, anchors=None) -> torch.Tensor:
+    """Mean L1 distance between predicted and labelled strokes under a one-to-one matching.
+
+    The angle is compared cyclically (``theta`` and ``theta + 1`` are the same stroke). Matching per
+    sample with ``scipy.optimize.linear_sum_assignment``: without ``anchors``, the one with the lowest
+    L1 cost (DETR / Paint Transformer style, which converges slowly); with ``anchors``, output slot k
+    takes the labelled stroke whose centre is nearest its anchor (the assignment depends on the labels
+    only, YOLO style, so every slot gets a consistent target from the first update).
+
+    Args:
+        pred, labels: (B, N, 8) ``oil`` strokes in [0, 1].
+        anchors: None or N (x, y) pairs in [0, 1] (``painter.model.STROKE_ANCHORS``).
+
+    Returns:
+        scalar loss (differentiable in ``pred``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    diff = (pred[:, :, None] - labels[:, None]).abs()  # (B, N, N, 8)
+    theta = diff[..., 4]
+    diff = torch.cat([diff[..., :4], torch.minimum(theta, 1 - theta)[..., None], diff[..., 5:]], -1)
+    cost = diff.mean(-1)  # (B, N, N)
+    assign = cost
+    if anchors is not None:
+        a = torch.as_tensor(anchors, dtype=labels.dtype, device=labels.device)  # (N, 2)
+        assign = (a[None, :, None] - labels[:, None, :, :2]).pow(2).sum(-1)  # (B, N slots, N labels)
+    rows, cols = [], []
+    for c in assign.detach().cpu().numpy():
+        r, k = linear_sum_assignment(c)
+        rows.append(torch.as_tensor(r))
+        cols.append(torch.as_tensor(k))
+    b = torch.arange(pred.shape[0])[:, None]
+    return cost[b, torch.stack(rows), torch.stack(cols)].mean()
+
+
+@torch.no_grad()
+def nested_start(painter, sampler: CropSampler, batch: int, device, calls: int = 8):
+    """Start states like those of the compositor's sub-regions (not in the paper's training): paint a
+    parent region from black with ``calls`` painter calls, then take a sub-box of it as the canvas and
+    the photo under that sub-box as the target. Returns target, canvas (batch, 3, S, S)."""
+    child, parent, boxes = sampler.sample_nested(batch)
+    child, parent, boxes = child.to(device), parent.to(device), boxes.to(device)
+    canvas, strokes = torch.zeros_like(parent), []
+    for _ in range(calls):
+        s = painter(parent, canvas)
+        canvas = render_oil(s, canvas)
+        strokes.append(s)
+    strokes = strokes_into_box(torch.cat(strokes, 1), boxes)
+    return child, render_oil(strokes, torch.zeros_like(child), use_boxes=False).clamp(0, 1)
+
+
 @torch.no_grad()
 def paint_from_black(painter, renderer, targets: torch.Tensor, calls: int) -> torch.Tensor:
     """Paint (B, 3, S, S) targets from a black canvas with ``calls`` painter calls; returns the canvas."""
@@ -125,10 +196,38 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
     start, metrics = time.time(), {}
     run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+    synthetic = SyntheticStrokes(photos, size, unwrap_model(painter).config.strokes_per_call, seed=cfg.seed + step)
+    while step < min(cfg.pretrain_steps, cfg.steps):
+        # Warm start (not in the paper): learn stroke geometry from synthetic strokes with known labels.
+        painter.train()
+        target, canvas, labels = synthetic.sample(cfg.batch_size)
+        target, canvas, labels = target.to(device), canvas.to(device), labels.to(device)
+        pred = painter(target, canvas)
+        l_param = stroke_matching_l1(pred, labels, STROKE_ANCHORS)
+        with torch.no_grad():  # monitored only: a pixel term here drives the strokes to vanish
+            l_pix = (renderer(pred, canvas) - target).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        l_param.backward()
+        opt.step()
+        step += 1
+        run["pixel"] += l_pix.item()
+        run["adv"] += l_param.item()  # logged as "adv" during the warm start: the parameter L1
+        run["n"] += 1
+        out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
+        if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
+            metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, "pretrain")
+            run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+            if ctx.is_main:
+                _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
+        if out_of_time:
+            return metrics
     while step < cfg.steps:
         painter.eval()
-        targets = sampler.sample(cfg.batch_size).to(device)
-        canvas = torch.zeros_like(targets)
+        if float(torch.rand(1)) < cfg.nested:
+            targets, canvas = nested_start(unwrap_model(painter), sampler, cfg.batch_size, device)
+        else:
+            targets = sampler.sample(cfg.batch_size).to(device)
+            canvas = torch.zeros_like(targets)
         with torch.no_grad():
             for _ in range(cfg.rollout):
                 memory.push(targets, canvas)
@@ -147,7 +246,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
             d_loss.backward()
             opt_d.step()
             # Painter: L = L_pixel + gamma * L_adv, gamma = beta_w * |L_pixel| / |L_adv| (Eq. 6, abs fixed).
-            l_pix = F.mse_loss(fake, target)
+            l_pix = pyramid_mse(fake, target, cfg.pyramid)
             l_adv = -critic(fake).mean()
             gamma = cfg.beta_adv * l_pix.detach() / (l_adv.detach().abs() + 1e-8)
             loss = l_pix + gamma * l_adv
@@ -161,19 +260,28 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
             run["n"] += 1
             out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
             if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
-                n = max(run["n"], 1)
-                metrics = {k: run[k] / n for k in ("pixel", "adv", "critic")}
+                metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, "paper")
                 run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
-                painter.eval()
-                val = paint_from_black(unwrap_model(painter), renderer, val_targets, 8)
-                metrics["val_mse_40_strokes"] = F.mse_loss(val, val_targets).item()
-                metrics["wall_s"] = round(time.time() - start, 1)
-                log(f"step {step}  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
                 if ctx.is_main:
                     _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
                 painter.train()
             if step >= cfg.steps or out_of_time:
                 return metrics
+    return metrics
+
+
+def _validate(cfg, painter, renderer, val_targets, run, start, step, log, phase) -> dict:
+    """Running losses plus the validation MSE after 40 and 200 strokes from black; logs one line."""
+    n = max(run["n"], 1)
+    names = ("pixel", "param_l1", "critic") if phase == "pretrain" else ("pixel", "adv", "critic")
+    metrics = {name: run[k] / n for name, k in zip(names, ("pixel", "adv", "critic"), strict=True)}
+    painter.eval()
+    for calls in (8, 40):
+        val = paint_from_black(unwrap_model(painter), renderer, val_targets, calls)
+        metrics[f"val_mse_{5 * calls}_strokes"] = F.mse_loss(val, val_targets).item()
+    metrics["wall_s"] = round(time.time() - start, 1)
+    log(f"step {step} ({phase})  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
+    painter.train()
     return metrics
 
 

@@ -33,12 +33,16 @@ def painter_run(tiny_dataset, tmp_path_factory):
         "2",
         "--save_every",
         "1",
+        "--pretrain_steps",
+        "1",
+        "--pyramid",
+        "2",
         "--output_dir",
         str(out),
         "--threads",
         "1",
     ]
-    assert main(args + ["--steps", "2"]) == 0
+    assert main(args + ["--steps", "2"]) == 0  # one warm-start update, then one update of the paper's loss
     return out, args
 
 
