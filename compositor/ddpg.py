@@ -132,11 +132,7 @@ class DDPG:
         mu = self.actor(t, c)
         q_mu = self.critic(t, c, mu)
         lam = self.alpha_q / (q_mu.detach().abs().mean() + 1e-6)
-        loss_bc = (
-            F.mse_loss(mu, self._teacher(t, c, stored))
-            if self.bc_weight > 0
-            else mu.sum() * 0
-        )
+        loss_bc = F.mse_loss(mu, self._teacher(t, c, stored)) if self.bc_weight > 0 else mu.sum() * 0
         loss_mu = -lam * q_mu.mean() + self.bc_weight * loss_bc
         self.opt_actor.zero_grad(set_to_none=True)
         loss_mu.backward()

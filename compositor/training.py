@@ -86,7 +86,10 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
         "val_mse_teacher": evaluate(lambda t, c: teacher_box(t, c, min_box, painter), env, val_targets),
         "val_mse_grid": evaluate(_grid_policy(cfg.max_step, val_targets), env, val_targets),
     }
-    log("reference policies on the validation crops: " + "  ".join(f"{k} {v:.5f}" for k, v in reference.items()))
+    log(
+        "reference policies on the validation crops: "
+        + "  ".join(f"{k} {v:.5f}" for k, v in reference.items())
+    )
     while episode < cfg.episodes:
         target, canvas = env.reset(sampler.sample(cfg.env_batch).to(device))
         total_reward = torch.zeros(cfg.env_batch, device=device)

@@ -196,7 +196,9 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
     start, metrics = time.time(), {}
     run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
-    synthetic = SyntheticStrokes(photos, size, unwrap_model(painter).config.strokes_per_call, seed=cfg.seed + step)
+    synthetic = SyntheticStrokes(
+        photos, size, unwrap_model(painter).config.strokes_per_call, seed=cfg.seed + step
+    )
     while step < min(cfg.pretrain_steps, cfg.steps):
         # Warm start (not in the paper): learn stroke geometry from synthetic strokes with known labels.
         painter.train()

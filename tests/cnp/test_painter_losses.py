@@ -57,7 +57,12 @@ def test_painter_without_coord_planes_still_loads(tmp_path):
     old = Painter(PainterConfig(coord=False, patch=32))
     cfg = {"strokes_per_call": 5, "patch": 32}  # a config written before the ``coord`` field existed
     save_checkpoint(
-        tmp_path / "p.pt", model_state=old.state_dict(), config={"model": cfg}, step=1, metrics={}, provenance={}
+        tmp_path / "p.pt",
+        model_state=old.state_dict(),
+        config={"model": cfg},
+        step=1,
+        metrics={},
+        provenance={},
     )
     loaded = load_painter(tmp_path / "p.pt")
     assert not loaded.config.coord
