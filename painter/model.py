@@ -39,7 +39,8 @@ class Painter(nn.Module):
     Input channels: target (3), canvas (3) and, with ``config.coord`` (default), two CoordConv planes
     (row, column in [-1, 1]; not in the paper: they let a short CPU training learn *where* the error is,
     as Learning to Paint's actor does). The stem is a 3x3 stride-2 conv on them followed by max-pooling,
-    so a 128 patch is reduced 128 -> 64 -> 32 -> 16 -> 8 -> 4 as in the release; then global average pooling, FC 512 -> 40,
+    so a 128 patch is reduced 128 -> 64 -> 32 -> 16 -> 8 -> 4 as in the release; then global average
+    pooling, FC 512 -> 40,
     sigmoid.
     """
 
