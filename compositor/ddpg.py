@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from compositor.env import teacher_box
-from compositor.model import Actor, Critic
+from compositor.model import Actor, Critic, nearest_anchor
 
 
 class ReplayBuffer:
@@ -116,6 +116,14 @@ class DDPG:
             return stored
         return teacher_box(t, c, self.actor.config.min_box, self.teacher_painter)
 
+    def _imitation(self, t, c, stored) -> torch.Tensor:
+        """Behaviour-cloning loss towards the teacher's boxes: cross-entropy on the nearest anchor for
+        the "anchors" head, MSE on the corners for the "corners" head."""
+        teacher = self._teacher(t, c, stored)
+        if self.actor.config.head == "anchors":
+            return F.cross_entropy(self.actor.scores(t, c), nearest_anchor(teacher, self.actor.anchors))
+        return F.mse_loss(self.actor.soft_action(t, c), teacher)
+
     def update(self, batch) -> dict:
         """One critic and one actor step on a replay batch (see the module docstring); returns losses."""
         t, c, a, r, n, d, stored = batch
@@ -129,10 +137,10 @@ class DDPG:
         self.opt_critic.step()
 
         self.actor.train()
-        mu = self.actor(t, c)
+        mu = self.actor.soft_action(t, c)
         q_mu = self.critic(t, c, mu)
         lam = self.alpha_q / (q_mu.detach().abs().mean() + 1e-6)
-        loss_bc = F.mse_loss(mu, self._teacher(t, c, stored)) if self.bc_weight > 0 else mu.sum() * 0
+        loss_bc = self._imitation(t, c, stored) if self.bc_weight > 0 else mu.sum() * 0
         loss_mu = -lam * q_mu.mean() + self.bc_weight * loss_bc
         self.opt_actor.zero_grad(set_to_none=True)
         loss_mu.backward()
@@ -150,7 +158,7 @@ class DDPG:
         """Imitation-only actor step ``L = ||mu(s) - a_teacher(s)||^2`` (warm-up phase; critic untouched)."""
         t, c = batch[0], batch[1]
         self.actor.train()
-        loss_bc = F.mse_loss(self.actor(t, c), self._teacher(t, c, batch[6]))
+        loss_bc = self._imitation(t, c, batch[6])
         self.opt_actor.zero_grad(set_to_none=True)
         loss_bc.backward()
         self.opt_actor.step()

@@ -26,6 +26,29 @@ class CompositorConfig:
     min_box: float = 0.08  # smallest box side, fraction of the region side (release: none)
     patch: int = PATCH
     coord: bool = True  # two CoordConv planes after (target, canvas); False for checkpoints from before
+    head: str = "anchors"  # "anchors": scores over ANCHOR_SIDES boxes; "corners": 4 sigmoids (paper)
+
+
+# Anchor boxes of the "anchors" head: square boxes of these sides (fractions of the region), placed
+# with a stride of half their side: 1 + 9 + 49 + 225 = 284 boxes.
+ANCHOR_SIDES = (1.0, 0.5, 0.25, 0.125)
+
+
+def anchor_boxes(sides=ANCHOR_SIDES) -> torch.Tensor:
+    """All anchor boxes: (K, 4) normalised ``(x0, y0, x1, y1)``, largest side first, raster order."""
+    out = []
+    for side in sides:
+        n = max(1, round(2 / side) - 1)  # positions per axis at stride side / 2
+        starts = torch.arange(n, dtype=torch.float32) * side / 2
+        y0, x0 = torch.meshgrid(starts, starts, indexing="ij")
+        x0, y0 = x0.flatten(), y0.flatten()
+        out.append(torch.stack([x0, y0, x0 + side, y0 + side], 1))
+    return torch.cat(out).clamp(0, 1)
+
+
+def nearest_anchor(boxes: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """Index (E,) of the anchor (K, 4) closest (L1 over the corners) to each box (E, 4)."""
+    return (boxes[:, None] - anchors[None].to(boxes)).abs().sum(-1).argmin(1)
 
 
 def _resnet18(in_channels: int, out: int, batch_norm: bool = True) -> nn.Module:
@@ -36,25 +59,87 @@ def _resnet18(in_channels: int, out: int, batch_norm: bool = True) -> nn.Module:
 
 
 class Actor(nn.Module):
-    """ResNet-18 (BN) policy mu(s): (target, canvas) region at 128 -> 4 sigmoid outputs (two corners).
+    """ResNet-18 (BN) policy mu(s): (target, canvas) region at ``config.patch`` -> a box.
 
     The input order is (target, canvas), the same as the painter's, then (``config.coord``, default)
-    two CoordConv planes (not in the paper; a box regressor has to know where it looks).
+    two CoordConv planes (not in the paper; a box predictor has to know where it looks).
+
+    Heads: ``"corners"`` is the paper's (4 sigmoid outputs, two corners). ``"anchors"`` (default, not in
+    the paper) scores the K = 284 boxes of :func:`anchor_boxes` from the ResNet's stages, like a
+    detector (boxes of side 1/8 from layer1 pooled to 16 x 16 cells, 1/4 from layer2 at 8 x 8, 1/2 from
+    layer3 at 4 x 4, 1 from layer4 at 2 x 2, each by a 2 x 2 convolution over the cells under the box,
+    plus a per-side bias from the globally pooled layer4 features); the action is the best box, and
+    the differentiable action that DDPG's actor update needs is the softmax-weighted mean box
+    (:meth:`soft_action`). Regressing corners towards a teacher whose boxes jump between equally good
+    places learns the mean of those places (measured: the corner actor repainted one central box, MSE
+    0.0253 vs 0.0112 for a grid); scoring boxes keeps the modes apart.
     """
 
     def __init__(self, config: CompositorConfig | None = None) -> None:
         super().__init__()
         self.config = config or CompositorConfig()
-        self.net = _resnet18(8 if self.config.coord else 6, 4)
+        if self.config.head not in ("anchors", "corners"):
+            raise ValueError(f"head must be 'anchors' or 'corners', got {self.config.head!r}")
+        in_channels = 8 if self.config.coord else 6
+        if self.config.head == "corners":
+            self.net = _resnet18(in_channels, 4)
+            return
+        self.register_buffer("anchors", anchor_boxes(), persistent=False)
+        self.net = _resnet18(in_channels, len(ANCHOR_SIDES))  # fc: one bias per side from global features
+        # One 2 x 2 scoring conv per side s on the stage whose map, pooled to 2 / s cells, has cells of
+        # s / 2: score (i, j) reads exactly the 2 x 2 cells under anchor (i, j) (a detection-style head).
+        self.score_convs = nn.ModuleList(nn.Conv2d(c, 1, kernel_size=2) for c in (512, 256, 128, 64))
 
-    def forward(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) target and canvas in [0, 1] -> (B, 4) action in [0, 1] (x_a, y_a, x_b, y_b)."""
+    def _input(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
         x = torch.cat([target, canvas], dim=1)
         if x.shape[-1] != self.config.patch or x.shape[-2] != self.config.patch:
             x = nn.functional.interpolate(x, size=(self.config.patch,) * 2, mode="bilinear", antialias=True)
         if self.config.coord:
             x = torch.cat([x, coord_planes(x)], dim=1)
-        return torch.sigmoid(self.net(x))
+        return x
+
+    def _features(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """Corners head: (B, 4) pre-sigmoid outputs. Anchors head: (B, K) logits."""
+        x = self._input(target, canvas)
+        if self.config.head == "corners":
+            return self.net(x)
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        stages = []
+        for layer in (n.layer1, n.layer2, n.layer3, n.layer4):
+            x = layer(x)
+            stages.append(x)
+        side_bias = n.fc(torch.flatten(n.avgpool(x), 1))  # (B, 4)
+        scores = []
+        for i, (side, feat, conv) in enumerate(
+            zip(ANCHOR_SIDES, reversed(stages), self.score_convs, strict=True)
+        ):
+            cells = max(2, round(2 / side))
+            pooled = nn.functional.adaptive_avg_pool2d(feat, cells)
+            scores.append(conv(pooled).flatten(1) + side_bias[:, i : i + 1])
+        return torch.cat(scores, 1)
+
+    def scores(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """(B, K) anchor logits ("anchors" head only)."""
+        if self.config.head != "anchors":
+            raise ValueError("scores() needs the 'anchors' head")
+        return self._features(target, canvas)
+
+    def soft_action(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """Differentiable action (B, 4) in [0, 1]: the sigmoid corners, or the softmax-weighted mean
+        anchor box."""
+        out = self._features(target, canvas)
+        if self.config.head == "corners":
+            return torch.sigmoid(out)
+        return out.softmax(-1) @ self.anchors
+
+    def forward(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) target and canvas in [0, 1] -> (B, 4) action in [0, 1] (x_a, y_a, x_b, y_b):
+        the sigmoid corners, or the best-scoring anchor box."""
+        out = self._features(target, canvas)
+        if self.config.head == "corners":
+            return torch.sigmoid(out)
+        return self.anchors[out.argmax(-1)]
 
 
 class Critic(nn.Module):
@@ -172,7 +257,8 @@ def load_actor(path, device: torch.device | str = "cpu") -> Actor:
         path,
         hint="the shipped compositor is checkpoints/cnp_compositor.pt; train one: python compositor/train.py",
     )
-    cfg = {"coord": False, **ckpt["config"].get("model", {})}  # checkpoints without the key predate it
+    # checkpoints without these keys predate them
+    cfg = {"coord": False, "head": "corners", **ckpt["config"].get("model", {})}
     actor = Actor(
         CompositorConfig(**{k: v for k, v in cfg.items() if k in CompositorConfig.__dataclass_fields__})
     )

@@ -41,9 +41,29 @@ Departures from the paper / the original release, and why:
   centre and quadrant centres, FC weights x 0.1): with the few hundred updates a shared CPU allows, a
   default initialisation collapses to "every stroke covers the whole patch" (observed: mean w = 0.91,
   h = 0.85 after 121 updates), which the paper's 2 M iterations train out of.
+- Two CoordConv planes (row, column) after (target, canvas) (``PainterConfig.coord``; checkpoints
+  without the field load as before): a painter whose output is pooled globally has to learn *where* the
+  error is, and a short training does not learn it from padding alone (Learning to Paint's actor uses
+  the same planes).
+- Optional pyramid pixel loss (``--pyramid L``: MSE averaged with the MSE of 2x ... 2^L average-pooled
+  copies). The brush's soft edge is about a pixel wide, so the plain MSE gives a stroke's position and
+  size a gradient only from errors right at its edge; pooled residuals reach a few pixels further. The
+  shipped painter uses L = 3.
+- Optional nested rollouts (``--nested p``): a fraction p of the rollouts start from the canvas a
+  compositor sub-region sees, i.e. a parent region 1.5-4x larger painted from black by the current
+  painter (8 calls) and cropped to the sub-box, with the photo under the sub-box as the target. With
+  black starts only, the memory holds nothing but the painter's own first calls on a patch, and the
+  painter learned to repeat the same strokes (validation MSE after 40 and after 200 strokes equal).
+  The shipped painter uses p = 0.5.
+- Optional stroke-supervised warm start (``--pretrain_steps N``, Paint Transformer's self-training idea;
+  off by default and not used for the shipped painter): synthetic (canvas, canvas + 5 random strokes)
+  pairs with the strokes as labels, L1 on the parameters, output slot k matched to the labelled stroke
+  nearest its anchor (``painter.model.STROKE_ANCHORS``). A 1750-update trial on the CPU reached a
+  matched position error of 0.18 (0.25 for a constant guess): too slow to pay off at this budget.
 - CPU-sized defaults (batch 8, rollout 8 calls per global step, memory 4000 states) instead of batch 32,
-  40 calls and 1000 stored batches; data are random square crops of random size (10 % to 100 % of the
-  shorter side) resized to 128, so the painter sees the scales of the compositor's regions; the
-  release's save condition (inverted: saving almost every step) is fixed: every ``--save_every`` updates.
+  40 calls and 1000 stored batches (the shipped painter was trained with the paper's 40 calls); data
+  are random square crops of random size (10 % to 100 % of the shorter side) resized to the patch, so
+  the painter sees the scales of the compositor's regions; the release's save condition (inverted:
+  saving almost every step) is fixed: every ``--save_every`` updates.
 - The release's leftover Paint Transformer code (``painter_model.py`` with a syntax error) is not ported.
 """

@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     parser.add_argument("--untrained", action="store_true", help="also run mode 1 with an untrained painter")
     parser.add_argument("--teacher", action="store_true", help="also run mode 1 with the greedy teacher")
     parser.add_argument("--threads", type=positive_int, default=None)
+    parser.add_argument("--painter", default=None, help="painter checkpoint (default: the shipped one)")
+    parser.add_argument("--compositor", default=None, help="actor checkpoint (default: the shipped one)")
     args = parser.parse_args(argv)
 
     import skimage.data
@@ -45,8 +47,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
     out = prepare_output_dir(args.output_dir)
-    painter = load_painter(default_checkpoint("cnp_painter.pt"), device)
-    actor = load_actor(default_checkpoint("cnp_compositor.pt"), device)
+    painter = load_painter(args.painter or default_checkpoint("cnp_painter.pt"), device)
+    actor = load_actor(args.compositor or default_checkpoint("cnp_compositor.pt"), device)
     untrained = Painter(painter.config).to(device).eval() if args.untrained else None
     loaders = {
         "astronaut": skimage.data.astronaut,
