@@ -54,10 +54,13 @@ def test_teacher_candidates_sit_on_the_error():
 
     target = torch.zeros(1, 3, 64, 64)
     target[..., 40:56, 8:24] = 1.0
-    full, half, quarter = _candidate_boxes(target, torch.zeros_like(target), 0.08)
+    full, half, quarter, eighth = _candidate_boxes(target, torch.zeros_like(target), 0.08)
     assert torch.allclose(full, torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
-    x0, y0, x1, y1 = quarter[0].tolist()
-    assert x0 <= 8 / 64 + 0.07 and x1 >= 24 / 64 - 0.07 and y0 <= 40 / 64 + 0.07 and y1 >= 56 / 64 - 0.07
+    assert torch.allclose(quarter, torch.tensor([[8, 40, 24, 56]]) / 64)  # exactly on the square
+    x0, y0, x1, y1 = eighth[0].tolist()
+    assert 8 / 64 <= x0 and x1 <= 24 / 64 and 40 / 64 <= y0 and y1 <= 56 / 64  # inside it
+    x0, y0, x1, y1 = half[0].tolist()
+    assert x0 <= 8 / 64 and x1 >= 24 / 64 and y0 <= 40 / 64 and y1 >= 56 / 64  # around it
     assert torch.allclose(teacher_box(target, torch.zeros_like(target)), full)  # no painter: largest error
 
 
