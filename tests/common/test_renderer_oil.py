@@ -118,14 +118,18 @@ def test_recovery_by_optimisation():
     target = render_oil(target_p, canvas)
     p = (target_p + torch.tensor([0.06, -0.05, -0.1, 0.05, 0.05, -0.3, 0.3, 0.2])).requires_grad_(True)
     opt = torch.optim.Adam([p], lr=0.01)
+    # Decaying step size: with a constant one Adam keeps oscillating around the optimum, and the loss
+    # after a fixed number of steps depends on where the oscillation is (it varied across machines).
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 200)
     for _ in range(200):
         opt.zero_grad()
         loss = (render_oil(p.clamp(0, 1), canvas) - target).pow(2).mean()
         loss.backward()
         opt.step()
+        schedule.step()
     err = (p.detach() - target_p).abs()[0, 0]
-    assert loss.item() < 1e-3
-    assert err[:2].max() < 0.02 and err[5:].max() < 0.1
+    assert loss.item() < 1e-4
+    assert err[:2].max() < 0.01 and err.max() < 0.02  # position, then every parameter
 
 
 def test_large_canvas_memory_bounded():
