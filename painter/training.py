@@ -196,6 +196,19 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
     start, metrics = time.time(), {}
     run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+
+    def checkpoint_if_due(phase: str) -> bool:
+        """Validate, log and save every ``save_every`` updates, at the end and when out of time (then
+        returns True: stop)."""
+        nonlocal metrics, run
+        out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
+        if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
+            metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, phase)
+            run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+            if ctx.is_main:
+                _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
+        return out_of_time
+
     synthetic = SyntheticStrokes(
         photos, size, unwrap_model(painter).config.strokes_per_call, seed=cfg.seed + step
     )
@@ -215,13 +228,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
         run["pixel"] += l_pix.item()
         run["adv"] += l_param.item()  # logged as "adv" during the warm start: the parameter L1
         run["n"] += 1
-        out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
-        if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
-            metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, "pretrain")
-            run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
-            if ctx.is_main:
-                _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
-        if out_of_time:
+        if checkpoint_if_due("pretrain"):
             return metrics
     while step < cfg.steps:
         painter.eval()
@@ -260,14 +267,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
             run["adv"] += l_adv.item()
             run["critic"] += d_loss.item()
             run["n"] += 1
-            out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
-            if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
-                metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, "paper")
-                run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
-                if ctx.is_main:
-                    _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
-                painter.train()
-            if step >= cfg.steps or out_of_time:
+            if checkpoint_if_due("paper") or step >= cfg.steps:
                 return metrics
     return metrics
 
