@@ -95,6 +95,13 @@ def pyramid_mse(fake: torch.Tensor, target: torch.Tensor, levels: int = 0) -> to
     Not in the paper (``levels = 0`` is its L_pixel). A pooled residual lets a stroke's edge feel colour
     errors a few pixels beyond it, which gives the position and size of a stroke a gradient from farther
     away than the one-pixel-wide soft edge of the brush.
+
+    Args:
+        fake, target: (B, C, H, W) images in [0, 1]. levels: pooled levels (stops early when the image
+            is smaller than the pooling window).
+
+    Returns:
+        scalar loss in squared [0, 1] units.
     """
     loss = F.mse_loss(fake, target)
     for level in range(1, levels + 1):
