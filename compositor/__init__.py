@@ -39,9 +39,10 @@ Departures from the paper / the original release, and why:
   non-square box becomes a parallelogram, replaced by the rectangle with the same length axis and area.
 - Test time: 5 strokes (one painter call) per sub-region, as in the release's test.py (training uses
   4 calls = 20 strokes per region; ``--per_region 20`` paints like training, and measured worse: with
-  the greedy teacher on coffee at 500 strokes 14.54 dB vs 16.14 dB); at most 50 top-level regions
-  (the release: 200), each split into k sub-regions by the actor when the budget needs more (k = 1: the
-  region itself is painted, no second actor call). The
+  the greedy teacher on coffee at 500 strokes 14.54 dB vs 16.14 dB with the first-stop checkpoints);
+  at most 50 top-level regions (the release: 200; 20 or 10 measured worse on three training photos),
+  each split into k sub-regions by the actor when the budget needs more (k = 1: the region itself is
+  painted, no second actor call). The
   stroke count is exact (the last call is truncated); the release's mode 3 painted about 5x the budget,
   here it paints exactly --stroke_num strokes (whole image, then a 5 x 5 grid).
 - Aspect ratio kept (the release squashed to 512 x 512); any --size; CPU support; no CUDA at import.
