@@ -40,7 +40,7 @@ Departures from the paper / the original release, and why:
 - Test time: 5 strokes (one painter call) per sub-region, as in the release's test.py (training uses
   4 calls = 20 strokes per region; ``--per_region 20`` paints like training, and measured worse: with
   the greedy teacher on coffee at 500 strokes 14.54 dB vs 16.14 dB with the first-stop checkpoints);
-  at most 50 top-level regions (the release: 200; 20 or 10 measured worse on three training photos),
+  at most 50 top-level regions (the release: 200; 20 or 10 measured worse on 2 of 3 photos tried),
   each split into k sub-regions by the actor when the budget needs more (k = 1: the region itself is
   painted, no second actor call). The
   stroke count is exact (the last call is truncated); the release's mode 3 painted about 5x the budget,
