@@ -120,7 +120,12 @@ class Actor(nn.Module):
         return torch.cat(scores, 1)
 
     def scores(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        """(B, K) anchor logits ("anchors" head only)."""
+        """(B, K) unnormalised anchor scores for (B, 3, S, S) target and canvas in [0, 1], in the order of
+        :func:`anchor_boxes` (K = 284).
+
+        Raises:
+            ValueError: if the actor has the "corners" head.
+        """
         if self.config.head != "anchors":
             raise ValueError("scores() needs the 'anchors' head")
         return self._features(target, canvas)

@@ -151,7 +151,12 @@ def stroke_matching_l1(pred: torch.Tensor, labels: torch.Tensor, anchors=None) -
 def nested_start(painter, sampler: CropSampler, batch: int, device, calls: int = 8):
     """Start states like those of the compositor's sub-regions (not in the paper's training): paint a
     parent region from black with ``calls`` painter calls, then take a sub-box of it as the canvas and
-    the photo under that sub-box as the target. Returns target, canvas (batch, 3, S, S)."""
+    the photo under that sub-box as the target. The parent is always rendered with the analytic ``oil``
+    renderer (also when training through an FCN), the brush the compositor paints with at test time.
+
+    Returns:
+        target, canvas: (batch, 3, S, S) in [0, 1], S the sampler's patch size, on ``device``.
+    """
     child, parent, boxes = sampler.sample_nested(batch)
     child, parent, boxes = child.to(device), parent.to(device), boxes.to(device)
     canvas, strokes = torch.zeros_like(parent), []
