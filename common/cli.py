@@ -13,6 +13,11 @@ Usage in a script::
     if __name__ == "__main__":
         run_main(main)
 
+Every ``ArgumentParser`` has ``--threads N`` and applies the CPU thread policy of :mod:`common.threads` right
+after parsing (``--threads`` when given, else a user's ``OMP_NUM_THREADS``, else the CPUs that other work
+leaves free); a script that defines its own ``--threads`` replaces the shared flag and its value is applied
+the same way. Pass ``thread_policy=False`` for a parser that must not touch the thread count.
+
 Bad input ends with ONE line on stderr (``error: ...``) and a non-zero exit status, never a traceback:
 argparse errors exit 2, :class:`common.errors.UserError` exits 2, Ctrl-C exits 130.
 """
@@ -55,11 +60,44 @@ class ArgumentParser(argparse.ArgumentParser):
 
     The usage text is not printed on error (``--help`` still shows it), so a bad flag value gives exactly
     one line. Uses ``RawDescriptionHelpFormatter`` so script docstrings keep their layout in ``--help``.
+
+    Args:
+        thread_policy: add ``--threads N`` and apply :func:`common.threads.configure_threads` in
+            :meth:`parse_args` (default True). Nothing is imported or measured for ``--help`` or a bad flag.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, thread_policy: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+        self._thread_policy = thread_policy
+        self._threads_action = None
+        if thread_policy:
+            self._threads_action = self.add_argument(
+                "--threads",
+                type=positive_int,
+                default=None,
+                metavar="N",
+                help="torch CPU threads (default: the CPUs this process may use minus those other work keeps "
+                "busy, or OMP_NUM_THREADS when set; see common/threads.py)",
+            )
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """``argparse`` ``add_argument``; a script's own ``--threads`` replaces the shared one."""
+        shared = getattr(self, "_threads_action", None)
+        if shared is not None and "--threads" in args:
+            self._handle_conflict_resolve(None, [(s, shared) for s in list(shared.option_strings)])
+            self._threads_action = None
+        return super().add_argument(*args, **kwargs)
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:
+        """Parse the flags, then apply the thread policy (``--threads`` when given)."""
+        parsed = super().parse_args(args, namespace)
+        if self._thread_policy:
+            from common.threads import configure_threads
+
+            threads = getattr(parsed, "threads", None)
+            configure_threads(threads if isinstance(threads, int) and threads > 0 else None)
+        return parsed
 
     def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
         """Print ``error: <message>`` and exit with status 2."""

@@ -1,7 +1,11 @@
-"""Device choice, seeding, autocast and torchrun/DDP set-up, in one place.
+"""Device choice, CPU thread policy, seeding, autocast and torchrun/DDP set-up, in one place.
 
 A script picks its device once (``get_device(args.device)``) and everything else follows the tensors
 (``x.device``). Nothing here runs at import time.
+
+The CPU thread policy (:func:`configure_threads` and friends) lives in the torch-free
+:mod:`common.threads`, so that ``common.cli`` can apply it right after parsing the flags without importing
+torch; it is re-exported here. Every entry script gets it through ``common.cli.ArgumentParser``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,27 @@ import numpy as np
 import torch
 
 from common.errors import UserError
+from common.threads import (
+    ThreadChoice,
+    choose_threads,
+    configure_threads,
+    last_thread_choice,
+    load_average,
+    other_runnable_tasks,
+    recheck_threads,
+    usable_cpus,
+)
 
 __all__ = [
     "get_device",
+    "ThreadChoice",
+    "usable_cpus",
+    "other_runnable_tasks",
+    "load_average",
+    "choose_threads",
+    "configure_threads",
+    "recheck_threads",
+    "last_thread_choice",
     "seed_everything",
     "autocast",
     "DistributedContext",
@@ -42,6 +64,7 @@ def get_device(name: str = "auto") -> torch.device:
     Raises:
         UserError: an unknown name, or cuda/mps asked for but not available on this machine.
     """
+    _set_interop_threads()
     name = (name or "auto").lower()
     if name == "auto":
         if torch.cuda.is_available():
@@ -68,6 +91,14 @@ def get_device(name: str = "auto") -> torch.device:
             raise UserError("--device mps was asked for but MPS is not available (use --device cpu or auto)")
         return torch.device("mps")
     raise UserError(f"unknown device {name!r} (expected auto, cpu, cuda or mps)")
+
+
+def _set_interop_threads() -> None:
+    """One inter-op thread (the policy of :mod:`common.threads`); torch allows it only before inter-op work
+    has started, so a later call is a silent no-op."""
+    if torch.get_num_interop_threads() != 1:
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(1)
 
 
 def seed_everything(seed: int) -> None:
