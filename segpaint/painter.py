@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from common.renderers.bezier13 import bezier13_alpha
+from common.compositing import composite_sequential
+from common.renderers.bezier13 import bezier13_alpha, render_bezier13
 from segpaint.config import SegPaintConfig
 from segpaint.patches import attention_windows, crop, paste_blend, paste_window, uniform_windows
 from segpaint.segmentation import Segmentation
@@ -106,15 +107,17 @@ def constrain(raw: torch.Tensor, r_lo: float, brush: float) -> torch.Tensor:
 
 
 def render_windows(params: torch.Tensor, canvas: torch.Tensor, alpha_fn: AlphaFn) -> torch.Tensor:
-    """Composite (B, T, 13) window strokes over window canvases (B, 3, h, w) -> (B, 3, h, w)."""
+    """Composite (B, T, 13) window strokes over window canvases (B, 3, h, w) -> (B, 3, h, w).
+
+    The analytic renderer goes through ``render_bezier13``: each window is one image of the batch, every
+    stroke costs only the pixels it covers (box-over compositing, ``common.compositing.composite_entries``,
+    all B windows in one operation per stroke index). Other coverage functions (the neural renderer) give
+    full-window alphas, composited by ``common.compositing.composite_sequential``."""
+    if alpha_fn is analytic_alpha:
+        return render_bezier13(params, canvas)
     h, w = canvas.shape[-2:]
     alpha = alpha_fn(params[..., :10], h, w)  # (B, T, h, w)
-    # "over" of common.compositing.composite_sequential, C <- C + (c - C) a, unrolled with unbind:
-    # its per-index selects (and composite_parallel's cumprod) cost ~10x more in autograd on the CPU here
-    out = canvas
-    for a, c in zip(alpha.unbind(1), params[..., 10:13].unbind(1), strict=True):
-        out = torch.addcmul(out, c[:, :, None, None] - out, a[:, None])
-    return out
+    return composite_sequential(canvas, params[..., 10:13], alpha)
 
 
 def analytic_alpha(params: torch.Tensor, h: int, w: int) -> torch.Tensor:

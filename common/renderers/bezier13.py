@@ -33,9 +33,12 @@ more Newton step is taken with autograd: numerically a no-op, its derivative is 
 derivative ``dt*/dtheta = -(d phi / d theta) / phi'``, so gradients are exact for the rendered image (up to
 the measure-zero set of pixels equidistant from two parts of the curve) and reach every parameter.
 
-Large canvases are never expanded to N x H x W: every stroke is evaluated only inside its bounding box
-(control-point hull plus radius plus 1.5 px), in chunks, and :func:`render_bezier13` renders tiles one at a
-time, each with only the strokes whose box meets it.
+Cost follows the covered pixels (issue 12): every stroke is evaluated only inside its bounding box
+(control-point hull plus radius plus 1.5 px), the box pixels the stroke cannot reach are dropped after the
+chord search (a bound on ``d - r`` proves their alpha is exactly 0), and the rest are composited with the
+box-over operation of :mod:`common.compositing` (sequential "over" in stroke order, in place, custom
+backward). Nothing of size N x H x W is built; strokes go in checkpointed segments bounded by
+``max_entries`` box pixels.
 """
 
 from __future__ import annotations
@@ -44,9 +47,8 @@ import math
 
 import torch
 import torch.nn as nn
-from torch.utils.checkpoint import checkpoint
 
-from common.compositing import composite_over, composite_parallel
+from common.compositing import box_layers, composite_entries, composite_in_segments
 
 FORMAT = "bezier13"
 PARAM_NAMES = ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "t0", "t2", "R", "G", "B")
@@ -55,7 +57,7 @@ GEOMETRY_DIM = 10  # the first 10 values: what the neural renderer sees
 _CHORD_TOL_PX = 1.0  # chord-to-curve deviation of the polyline that seeds the closest-point search
 _NEWTON_STEPS = 6  # Newton steps polishing the closest point (no autograd)
 _CHUNK_ELEMS = 1 << 22  # values held by the chord search per chunk (rows * Hc * Wc * S)
-_DIRECT_LIMIT = 1 << 24  # B * N * H * W up to which render_bezier13 uses one full-canvas alpha tensor
+_MAX_ENTRIES = 1 << 22  # box pixels per checkpointed segment of render_bezier13 (about 1 GB with gradients)
 
 
 def radius_to_pixels(r: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -99,12 +101,17 @@ def _segments_per_stroke(geo: torch.Tensor) -> torch.Tensor:
     return torch.where(need <= 3, 3, torch.where(need <= 6, 6, 12))
 
 
-def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: int, wc: int, segments: int):
-    """Alpha of each stroke on its own crop (dense, elementwise: fast on CPU).
+def _coverage_entries(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: int, wc: int, segments: int):
+    """Alpha of each stroke on the pixels of its crop that it can reach (dense search, sparse result).
 
-    1. Without autograd: the closest point of a polyline of S chords gives a start value ``t*`` per pixel,
-       polished by two Newton steps on ``phi(t) = (C(t) - p) . C'(t) / 2 = 0`` on the exact curve.
-    2. With autograd: one more Newton step (numerically a no-op, but its derivative is the implicit-function
+    1. Without autograd, on the whole crop: the closest chord of a polyline of S chords gives a start value
+       ``t*`` per pixel and a lower bound of ``d - r`` there. Pixels whose bound is at least 0.5 px (the
+       edge of the 1-px smoothstep) have alpha exactly 0 and zero gradient; they are dropped here, so the
+       rest of the work and the compositing cost only the pixels the stroke covers. The bound:
+       ``d(t) - r(t) >= best - |P0 - 2 P1 + P2| / (4 S^2) - |r2 - r0| / S`` (chord-to-curve deviation and
+       radius change along one chord), with a 0.05 px float margin.
+    2. Newton steps on ``phi(t) = (C(t) - p) . C'(t) / 2 = 0`` on the exact curve polish ``t*``.
+    3. With autograd: one more Newton step (numerically a no-op, but its derivative is the implicit-function
        derivative ``dt*/dtheta = -(d phi / d theta) / phi'``), then distance, radius, opacity and coverage.
 
     Args:
@@ -112,13 +119,10 @@ def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: i
         y0, x0: (m,) long, top-left pixel of each stroke's crop (absolute canvas pixels).
         hc, wc: crop size; segments: number of chords S used to find the closest point.
     Returns:
-        (m, hc, wc) alpha in [0, 1].
+        ``alpha (E,)`` in [0, 1] (differentiable), ``row (E,)`` long stroke row in ``geo``, ``iy, ix (E,)``
+        long pixel position inside the crop; entries are grouped by row (one run per stroke).
     """
     m, dev, dt = geo.shape[0], geo.device, geo.dtype
-    g = geo[:, :, None, None]  # (m, 10, 1, 1)
-    p0x, p0y, p1x, p1y, p2x, p2y, rad0, rad2, op0, op2 = g.unbind(1)  # each (m, 1, 1)
-    ax, ay = p0x - 2 * p1x + p2x, p0y - 2 * p1y + p2y  # C(t) = a t^2 + 2 b t + P0
-    bx, by = p1x - p0x, p1y - p0y
     xs = ((x0[:, None] + torch.arange(wc, device=dev)).to(dt) + 0.5)[:, None, :]  # (m, 1, Wc) pixel centres
     ys = ((y0[:, None] + torch.arange(hc, device=dev)).to(dt) + 0.5)[:, :, None]  # (m, Hc, 1)
 
@@ -152,9 +156,21 @@ def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: i
             h.sub_(tbest).mul_(closer)
             tbest.add_(h)
             torch.minimum(best, dist2, out=best)
-        del dist2, proj, h, closer, best
-        axd, ayd, bxd, byd = ax.detach(), ay.detach(), bx.detach(), by.detach()
-        ux0, uy0 = p0x.detach() - xs, p0y.detach() - ys
+        del dist2, proj, h, closer
+        bend = (gd[:, 0:2] - 2 * gd[:, 2:4] + gd[:, 4:6]).norm(dim=1)  # |P0 - 2 P1 + P2|, (m,)
+        reach = 0.55 + bend / (4 * segments**2) + (gd[:, 7] - gd[:, 6]).abs() / segments
+        sel = (best < reach[:, None, None]).view(-1).nonzero().squeeze(1)  # (E,) flat crop index
+        del best
+        row = sel // (hc * wc)
+        rem = sel - row * (hc * wc)
+        iy, ix = rem // wc, rem % wc
+        tbest = tbest.view(-1)[sel]  # (E,)
+        xe = (x0[row] + ix).to(dt) + 0.5  # (E,) pixel centres
+        ye = (y0[row] + iy).to(dt) + 0.5
+        ge = gd[row]  # (E, 10)
+        axd, ayd = ge[:, 0] - 2 * ge[:, 2] + ge[:, 4], ge[:, 1] - 2 * ge[:, 3] + ge[:, 5]
+        bxd, byd = ge[:, 2] - ge[:, 0], ge[:, 3] - ge[:, 1]
+        ux0, uy0 = ge[:, 0] - xe, ge[:, 1] - ye
         for _ in range(
             _NEWTON_STEPS
         ):  # Newton on phi(t) = u . v, u = C(t) - p, v = a t + b, phi' = 2 |v|^2 + u . a
@@ -174,16 +190,19 @@ def _coverage_crops(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc: i
         inner = torch.gt(tbest, 0).to(dt).mul_(torch.lt(tbest, 1).to(dt)).mul_(torch.gt(dphi, 1e-6).to(dt))
 
     # differentiable: t = t* - phi(t*) / phi'(t*) (implicit derivative), then the stroke at t
+    p0x, p0y, p1x, p1y, p2x, p2y, rad0, rad2, op0, op2 = geo[row].unbind(1)  # each (E,)
+    ax, ay = p0x - 2 * p1x + p2x, p0y - 2 * p1y + p2y  # C(t) = a t^2 + 2 b t + P0
+    bx, by = p1x - p0x, p1y - p0y
     t0 = tbest
     vx, vy = ax * t0 + bx, ay * t0 + by
-    ux, uy = (vx + bx) * t0 + (p0x - xs), (vy + by) * t0 + (p0y - ys)
+    ux, uy = (vx + bx) * t0 + (p0x - xe), (vy + by) * t0 + (p0y - ye)
     dphi = (2 * (vx * vx + vy * vy) + ux * ax + uy * ay).clamp_min(1e-6)
     t = t0 - inner * (ux * vx + uy * vy) / dphi
-    ux = (ax * t + 2 * bx) * t + (p0x - xs)  # C(t) - p
-    uy = (ay * t + 2 * by) * t + (p0y - ys)
+    ux = (ax * t + 2 * bx) * t + (p0x - xe)  # C(t) - p
+    uy = (ay * t + 2 * by) * t + (p0y - ye)
     dist = torch.sqrt(ux * ux + uy * uy + 1e-12)
     c = (0.5 - dist + rad0 + t * (rad2 - rad0)).clamp(0, 1)
-    return (op0 + t * (op2 - op0)) * c * c * (3 - 2 * c)
+    return (op0 + t * (op2 - op0)) * c * c * (3 - 2 * c), row, iy, ix
 
 
 def _bucket(extent: torch.Tensor) -> torch.Tensor:
@@ -191,22 +210,21 @@ def _bucket(extent: torch.Tensor) -> torch.Tensor:
     return torch.ceil(torch.log(extent.clamp_min(8) / 8) / math.log(1.5)).long()
 
 
-def _alpha_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int) -> torch.Tensor:
-    """Alpha of M strokes on the pixel region rows [oy, oy + hr), columns [ox, ox + wr).
+def _entries_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int):
+    """Sparse alpha of M strokes on the pixel region rows [oy, oy + hr), columns [ox, ox + wr).
 
-    Each stroke is evaluated only inside its bounding box clipped to the region; strokes are grouped in
-    buckets of similar box size and processed in chunks.
+    Each stroke is evaluated only inside its bounding box clipped to the region (and only on the pixels it
+    can reach, see :func:`_coverage_entries`); strokes are grouped in buckets of similar box size and
+    processed in chunks.
 
     Args:
         geo: (M, 10) pixel geometry, differentiable.
     Returns:
-        (M, hr, wr) alpha in [0, 1].
+        ``alpha (E,)`` differentiable, ``stroke (E,)`` long row of ``geo``, ``y, x (E,)`` long pixel position
+        relative to the region; each (stroke, pixel) pair at most once.
     """
     m, dev = geo.shape[0], geo.device
-    out = torch.zeros((m * hr * wr,), dtype=geo.dtype, device=dev)
-    if m == 0:
-        return out.view(0, hr, wr)
-    flats, alphas = [], []
+    alphas, strokes, ys, xs = [], [], [], []
     boxes = _boxes(geo)
     x_lo = torch.floor(boxes[:, 0]).clamp(ox, ox + wr)
     x_hi = torch.ceil(boxes[:, 2]).clamp(ox, ox + wr)
@@ -216,7 +234,7 @@ def _alpha_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int) -> t
     segs_all = _segments_per_stroke(geo)
     key = segs_all * 4096 + _bucket(y_hi - y_lo) * 64 + _bucket(x_hi - x_lo)
     key = torch.where(visible, key, -1).cpu()
-    for kv in torch.unique(key).tolist():
+    for kv in torch.unique(key).tolist() if m else []:
         if kv < 0:
             continue
         rows = (key == kv).nonzero().squeeze(1).to(dev)
@@ -227,18 +245,15 @@ def _alpha_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int) -> t
             r = rows[start : start + per_chunk]
             cx = x_lo[r].clamp(max=ox + wr - wc).long()  # crop origin, kept inside the region
             cy = y_lo[r].clamp(max=oy + hr - hc).long()
-            alpha = _coverage_crops(geo[r], cy, cx, hc, wc, segs)  # (m, Hc, Wc)
-            flat = (
-                r[:, None, None] * (hr * wr)
-                + (cy[:, None, None] - oy + torch.arange(hc, device=dev)[:, None]) * wr
-                + (cx[:, None, None] - ox + torch.arange(wc, device=dev))
-            )  # (m, Hc, Wc) index in ``out``
-            flat, alpha = flat.view(-1), alpha.reshape(-1)
-            flats.append(flat)
+            alpha, j, iy, ix = _coverage_entries(geo[r], cy, cx, hc, wc, segs)  # (E,)
             alphas.append(alpha)
-    if flats:
-        out = out.index_put((torch.cat(flats),), torch.cat(alphas))
-    return out.view(m, hr, wr)
+            strokes.append(r[j])
+            ys.append(cy[j] - oy + iy)
+            xs.append(cx[j] - ox + ix)
+    if not alphas:
+        empty = torch.zeros(0, dtype=torch.long, device=dev)
+        return geo.new_zeros(0) + geo.sum() * 0, empty, empty, empty
+    return torch.cat(alphas), torch.cat(strokes), torch.cat(ys), torch.cat(xs)
 
 
 def bezier13_alpha(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -257,86 +272,78 @@ def bezier13_alpha(params: torch.Tensor, height: int, width: int) -> torch.Tenso
     _check_params(params)
     b, n, _ = params.shape
     geo = _to_pixels(params.reshape(b * n, -1), height, width)
-    return _alpha_in_region(geo, 0, 0, height, width).view(b, n, height, width)
-
-
-def _render_tile(
-    tile: torch.Tensor, geo: torch.Tensor, colors: torch.Tensor, oy: int, ox: int
-) -> torch.Tensor:
-    """Composite strokes (geo (n, 10) pixels, colors (n, 3)) over tile (3, th, tw) at offset (oy, ox)."""
-    th, tw = tile.shape[-2:]
-    out = tile[None]
-    step = 256
-    for s in range(0, geo.shape[0], step):
-        alpha = _alpha_in_region(geo[s : s + step], oy, ox, th, tw)  # (n, th, tw)
-        out = composite_parallel(out, colors[None, s : s + step], alpha[None, :, None])
-    return out[0]
+    alpha, stroke, y, x = _entries_in_region(geo, 0, 0, height, width)
+    out = alpha.new_zeros(b * n * height * width)
+    return out.index_put((stroke * (height * width) + y * width + x,), alpha).view(b, n, height, width)
 
 
 def render_bezier13(
-    params: torch.Tensor, canvas: torch.Tensor, tile_size: int = 128, force_tiles: bool = False
+    params: torch.Tensor,
+    canvas: torch.Tensor,
+    max_entries: int = _MAX_ENTRIES,
+    layers: str = "auto",
 ) -> torch.Tensor:
     """Composite bezier13 strokes in order (stroke 0 first) "over" a canvas.
 
-    Small problems (B * N * H * W <= 2^24) use one (B, N, H, W) alpha tensor and sequential compositing;
-    larger ones render the canvas in tiles of ``tile_size`` px, each with only the strokes whose bounding
-    box meets it, each stroke evaluated only inside its box, in chunks of 256 strokes. When gradients are
-    needed each tile is checkpointed, so 10,000 strokes on 1024 x 1024 stay within a few hundred MB.
+    Every stroke is evaluated only on the pixels of its bounding box that it can reach, and composited
+    with the box-over operation :func:`common.compositing.composite_entries` (cost proportional to the
+    covered pixels, exact sequential "over" in stroke order). The B images of the batch are painted
+    together (segpaint's windows are B images). Strokes go in segments of consecutive strokes whose boxes
+    hold at most ``max_entries`` pixels (:func:`common.compositing.composite_in_segments`); with more than
+    one segment and gradients on, segments are checkpointed, so memory is bounded by the budget, not by N.
 
     Args:
         params: (B, N, 13) strokes, float in [0, 1] (format in the module docstring).
         canvas: (B, 3, H, W) float in [0, 1].
-        tile_size: tile side in pixels for the tiled path.
-        force_tiles: use the tiled path even for small problems (tests compare both).
+        max_entries: box pixels per segment (about 250 bytes each with gradients, float32).
+        layers: depth layers of the compositing: ``"index"`` (layer n = stroke n of every image; few
+            strokes per image), ``"boxes"`` (:func:`common.compositing.box_layers`: fewer layers when
+            strokes overlap little, at the cost of one small step per stroke), ``"auto"`` (``"index"`` up
+            to 256 strokes per image).
     Returns:
         (B, 3, H, W) painted canvas in [0, 1]; differentiable in ``params`` and ``canvas``.
     Raises:
-        ValueError: wrong shapes.
+        ValueError: wrong shapes or an unknown ``layers``.
     """
     _check_params(params, allowed=(13,))
     if canvas.dim() != 4 or canvas.shape[1] != 3 or canvas.shape[0] != params.shape[0]:
         raise ValueError(f"canvas must be (B, 3, H, W) with B={params.shape[0]}, got {tuple(canvas.shape)}")
+    if layers not in ("auto", "index", "boxes"):
+        raise ValueError(f"layers must be 'auto', 'index' or 'boxes', got {layers!r}")
     b, n, _ = params.shape
     h, w = canvas.shape[-2:]
-    if not force_tiles and b * n * h * w <= _DIRECT_LIMIT:
-        alpha = bezier13_alpha(params, h, w)  # (B, N, H, W)
-        # sequential "over", strokes unbound once: in CPU autograd this is ~3x cheaper than the cumprod
-        # backward of composite_parallel (same image within 1e-5, tested)
-        out = canvas
-        for a, c in zip(alpha.unbind(1), params[..., 10:13].unbind(1), strict=True):
-            out = composite_over(out, c, a[:, None])
-        return out
-    grad = torch.is_grad_enabled() and (params.requires_grad or canvas.requires_grad)
-    outs = []
-    for bi in range(b):
-        geo = _to_pixels(params[bi], h, w)  # (N, 10)
-        colors = params[bi, :, 10:13]
-        boxes = _boxes(geo)
-        rows = []
-        for oy in range(0, h, tile_size):
-            th = min(tile_size, h - oy)
-            row = []
-            for ox in range(0, w, tile_size):
-                tw = min(tile_size, w - ox)
-                hit = (
-                    (boxes[:, 2] > ox)
-                    & (boxes[:, 0] < ox + tw)
-                    & (boxes[:, 3] > oy)
-                    & (boxes[:, 1] < oy + th)
-                )
-                sel = hit.nonzero().squeeze(1)
-                tile = canvas[bi, :, oy : oy + th, ox : ox + tw]
-                if sel.numel() == 0:
-                    row.append(tile)
-                elif grad:
-                    row.append(
-                        checkpoint(_render_tile, tile, geo[sel], colors[sel], oy, ox, use_reentrant=False)
-                    )
-                else:
-                    row.append(_render_tile(tile, geo[sel], colors[sel], oy, ox))
-            rows.append(torch.cat(row, dim=2))
-        outs.append(torch.cat(rows, dim=1))
-    return torch.stack(outs)
+    if layers == "auto":
+        layers = "index" if n <= 256 else "boxes"
+    with torch.no_grad():
+        bx = _boxes(_to_pixels(params.detach().reshape(b * n, 13), h, w)).view(b, n, 4)
+        area = (bx[..., 2].clamp(0, w) - bx[..., 0].clamp(0, w)).clamp_min(0) * (
+            bx[..., 3].clamp(0, h) - bx[..., 1].clamp(0, h)
+        ).clamp_min(0)  # (B, N) box pixels
+        cost = area.sum(0)  # (N,) per stroke index, all images
+
+    def paint(out: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        k = hi - lo
+        sub = params[:, lo:hi].reshape(b * k, 13)  # stroke s = image * k + index
+        geo = _to_pixels(sub, h, w)
+        alpha, stroke, y, x = _entries_in_region(geo, 0, 0, h, w)
+        image = torch.div(stroke, k, rounding_mode="floor")
+        pix = image * (h * w) + y * w + x
+        if layers == "index":
+            layer = torch.arange(k, device=params.device).repeat(b)
+        else:
+            boxes = _boxes(geo.detach())
+            ib = torch.cat(
+                [
+                    torch.arange(b, device=params.device).repeat_interleave(k)[:, None],
+                    torch.floor(boxes[:, [1, 0]]).long(),
+                    torch.ceil(boxes[:, [3, 2]]).long(),
+                ],
+                1,
+            )  # (b * k, 5) image, y0, x0, y1, x1
+            layer = box_layers(ib, b, h, w)
+        return composite_entries(out, pix, alpha, sub[:, 10:13], stroke, layer)
+
+    return composite_in_segments(canvas, cost, max_entries, paint)
 
 
 class Bezier13Renderer(nn.Module):
@@ -344,9 +351,9 @@ class Bezier13Renderer(nn.Module):
 
     ``forward(params (B, N, 13), canvas (B, 3, H, W)) -> (B, 3, H, W)``."""
 
-    def __init__(self, tile_size: int = 128):
+    def __init__(self, max_entries: int = _MAX_ENTRIES):
         super().__init__()
-        self.tile_size = tile_size
+        self.max_entries = max_entries
 
     def forward(self, params: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        return render_bezier13(params, canvas, tile_size=self.tile_size)
+        return render_bezier13(params, canvas, max_entries=self.max_entries)
