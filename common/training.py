@@ -23,7 +23,8 @@ Files in ``out_dir`` (written by rank 0 only, each through a temporary file rena
   other state objects; ``extra["loop"]`` the best figure so far and the accumulated wall time;
   ``extra["rng"]`` one entry per rank (Python, NumPy, torch CPU/CUDA generators and every
   ``torch.Generator`` in ``state``), restored when the run resumes with the same world size.
-- ``best.pt``: the same layout, written when a reported ``best_metric`` improves.
+- ``best.pt``: the same layout without the optimizer/scheduler states (modules and the loop record only:
+  a third of the size under Adam), written when a reported ``best_metric`` improves.
 - ``<export_name>_best.pt`` / ``<export_name>_last.pt``: whatever the method's ``export`` callback writes
   (its shipped, self-describing file), called at each improvement and each ``last.pt`` save.
 - ``log.txt``: one line per ``log_every`` steps (means since the previous line) and per report.
@@ -277,14 +278,18 @@ class TrainLoop:
         """Seconds of training so far, including the runs this one resumed."""
         return self._wall_before + time.monotonic() - self._t0
 
-    def _write(self, path: Path, step: int) -> None:
-        """Every rank: gather RNG; rank 0: write ``path`` (``step`` completed steps); barriers around it."""
+    def _write(self, path: Path, step: int, modules_only: bool = False) -> None:
+        """Every rank: gather RNG; rank 0: write ``path`` (``step`` completed steps); barriers around it.
+
+        ``modules_only``: leave out the state of non-module objects (optimizers, schedulers)."""
         self._barrier()
         rng = self._gather_rng()
         if self.ctx.is_main:
             main = unwrap_model(self.objects[self.model_key]).state_dict() if self.model_key else {}
             others = {}
             for name, obj in self.objects.items():
+                if modules_only and not isinstance(obj, torch.nn.Module):
+                    continue
                 if name != self.model_key:
                     obj = unwrap_model(obj) if isinstance(obj, torch.nn.Module) else obj
                     others[name] = obj.state_dict()
@@ -518,7 +523,7 @@ class TrainLoop:
         text = "  ".join(f"{k} {v:.5g}" for k, v in metrics.items())
         if improved:
             self.best, self.best_step = metrics[self.best_metric], step + 1
-            self._write(self.out_dir / "best.pt", step + 1)
+            self._write(self.out_dir / "best.pt", step + 1, modules_only=True)
             self._export("best")
             text += "  (best)"
         self.print(f"step {step + 1}  {text}")

@@ -73,7 +73,9 @@ class FCNRenderer(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FCNRenderer:
-        """Rebuild from :meth:`config` (extra keys are ignored)."""
+        """Rebuild from :meth:`config` (extra keys are ignored), or from a trainer's stored config
+        ``{"model": {...}, "train": {...}}`` (``common.renderers.neural_training``)."""
+        config = config.get("model", config)
         return cls(int(config["in_dim"]), int(config.get("out_channels", 1)))
 
     def forward(self, params: torch.Tensor) -> torch.Tensor:

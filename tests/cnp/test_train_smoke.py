@@ -105,4 +105,4 @@ def test_fcn_renderer_trains_and_resumes(tmp_path):
     assert main(args + ["--steps", "3"]) == 0
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["step"] == 3 and ckpt["config"]["model"] == {"in_dim": 5, "out_channels": 3}
-    assert load_checkpoint(tmp_path / "renderer.pt")["half"]
+    assert load_checkpoint(tmp_path / "renderer_last.pt")["half"]

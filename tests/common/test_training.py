@@ -131,6 +131,7 @@ def test_keep_best_writes_only_on_improvement(tmp_path, mode, values, writes):
             ckpt = load_checkpoint(tmp_path / "best.pt")
             assert ckpt["step"] == step + 1 and ckpt["metrics"]["val"] == values[step]
             torch.testing.assert_close(ckpt["model"]["weight"], net.weight.detach())
+            assert "opt" not in ckpt["extra"]["state"]  # weights only: best.pt is not for resuming
         else:  # best.pt still holds the earlier, better step
             assert load_checkpoint(tmp_path / "best.pt")["step"] == best_steps[-1]
     summary = loop.close()

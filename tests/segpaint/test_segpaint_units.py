@@ -66,7 +66,7 @@ def test_train_few_steps_and_resume(tmp_path, capsys):
     )
     assert "resumed" in capsys.readouterr().out
     ck = load_checkpoint(tmp_path / "r.pt")
-    assert ck["step"] == 3 and ck["config"]["in_dim"] == 10
+    assert ck["step"] == 3 and ck["config"]["model"]["in_dim"] == 10
     assert next(iter(ck["model"].values())).dtype == torch.float16
 
 
