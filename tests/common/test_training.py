@@ -170,8 +170,8 @@ def test_report_without_best_metric_raises(tmp_path):
 
 def test_wall_time_stop_saves_reached_step(tmp_path):
     net, opt = _objects()
+    t0 = time.monotonic()  # the limit counts from the loop's construction
     loop = TrainLoop(tmp_path, state={"model": net, "opt": opt}, max_minutes=0.2 / 60, save_every=0)
-    t0 = time.monotonic()
     for _ in loop.steps():
         _train_step(net, opt)
         time.sleep(0.02)
