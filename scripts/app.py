@@ -551,7 +551,9 @@ def main(argv=None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="default: cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: common.threads' policy)"
+    )
     p.add_argument("--work_dir", default=None, help="per-request folders (default: a temporary folder)")
     args = p.parse_args(argv)
     try:
@@ -562,7 +564,9 @@ def main(argv=None) -> int:
             "python3 -m uv run --no-dev --group demo python scripts/app.py"
         )
         return 2
-    if args.threads:
+    if args.threads:  # as a user's OMP_NUM_THREADS, which common.threads leaves alone in every method
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+        os.environ.pop("STROKELAB_POLICY_THREADS", None)
         import torch
 
         torch.set_num_threads(args.threads)

@@ -78,6 +78,7 @@ def run(script: str, args: list[str], out_dir: Path) -> Run:
     cmd = [sys.executable, script, *args]
     shown = "python " + shlex.join([script, *args])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    env.pop("STROKELAB_POLICY_THREADS", None)  # a user's OMP_NUM_THREADS: common.threads keeps 1 thread
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     load = os.getloadavg()[0]
     print(f"== {shown}", flush=True)
@@ -154,6 +155,23 @@ def save_gif(video: Path, dst: Path, side: int = GIF_SIDE, frames: int = GIF_FRA
     return dst
 
 
+def save_row(images: list[Path], labels: list[str], dst: Path, side: int = 256) -> Path:
+    """Images side by side (each ``side`` px high), a label under each, as an optimised JPEG."""
+    from PIL import ImageDraw
+
+    tiles = [Image.open(p).convert("RGB") for p in images]
+    tiles = [t.resize((round(t.width * side / t.height), side), Image.LANCZOS) for t in tiles]
+    gap, label_h = 6, 18
+    row = Image.new("RGB", (sum(t.width for t in tiles) + gap * (len(tiles) - 1), side + label_h), "white")
+    draw, x = ImageDraw.Draw(row), 0
+    for tile, label in zip(tiles, labels, strict=True):
+        row.paste(tile, (x, 0))
+        draw.text((x + 4, side + 3), label, fill="black")
+        x += tile.width + gap
+    row.save(dst, "JPEG", quality=85, optimize=True)
+    return dst
+
+
 def write_caption(out: Path, name: str, cap: Caption) -> Path:
     """``out/<name>.md``: how the entry was made, in words a reader can paste into a shell."""
     lines = [
@@ -209,6 +227,10 @@ def entry_segpaint(work: Path, out: Path) -> Caption:
     m = _metrics(_find(d, "metrics.json"))
     save_jpeg(_find(d, "painting.png"), out / "segpaint_chelsea.jpg")
     save_gif(_find(d, "process.mp4", "process.gif"), out / "segpaint_chelsea_process.gif")
+    passes = sorted(_find(d, "painting.png").parent.glob("pass_*.png"))
+    totals = np.cumsum(m.get("strokes_per_pass") or [0] * len(passes)).tolist()
+    labels = [f"pass {k + 1}" + (f": {n} strokes" if n else "") for k, n in enumerate(totals[: len(passes)])]
+    save_row(passes, labels, out / "segpaint_chelsea_passes.jpg")
     return Caption(
         "Segmentation-based parametric painting: chelsea, realistic style",
         [r],
@@ -217,6 +239,7 @@ def entry_segpaint(work: Path, out: Path) -> Caption:
             "photo_chelsea.jpg": "the input photo (scikit-image `chelsea`)",
             "segpaint_chelsea.jpg": f"the painting, PSNR {m.get('psnr', float('nan')):.1f} dB",
             "segpaint_chelsea_process.gif": "the painting process, coarse to fine passes",
+            "segpaint_chelsea_passes.jpg": "the painting after each pass, with the strokes so far",
         },
         [
             f"Regions: {m.get('segmenter') or 'none (this style does not segment)'}; "
