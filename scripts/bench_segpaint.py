@@ -1,6 +1,7 @@
 """Benchmark segpaint (realistic style) on bundled photos: L1, PSNR, SSIM, strokes and seconds per image.
 
     python scripts/bench_segpaint.py                                   # astronaut, coffee, chelsea at 512 px
+    python scripts/bench_segpaint.py --preset paper                    # the paper's 300 steps per pass
     python scripts/bench_segpaint.py --images astronaut --iter_steps 50 --threads 1
     python scripts/bench_segpaint.py --renderer neural                 # the shipped FCN renderer instead
 
@@ -11,6 +12,7 @@ written with every painting's outputs (segpaint/test.py's layout).
 
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -20,7 +22,10 @@ def main(argv=None) -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--images", nargs="+", default=["astronaut", "coffee", "chelsea"])
     parser.add_argument("--max_side", type=positive_int, default=512)
-    parser.add_argument("--iter_steps", type=positive_int, default=300, help="Adam steps per pass")
+    parser.add_argument("--preset", choices=("default", "paper"), default="default", help="segpaint budget")
+    parser.add_argument(
+        "--iter_steps", type=positive_int, default=None, help="Adam steps per pass (overrides --preset)"
+    )
     parser.add_argument("--renderer", choices=["analytic", "neural"], default="analytic")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
@@ -37,23 +42,24 @@ def main(argv=None) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = style_config("realistic", iter_steps=args.iter_steps, max_side=args.max_side)
+    cfg = style_config("realistic", preset=args.preset, iter_steps=args.iter_steps, max_side=args.max_side)
     alpha_fn = load_neural_renderer(torch.device("cpu")) if args.renderer == "neural" else analytic_alpha
     rows = []
     print(
-        f"segpaint realistic, {args.renderer} renderer, {args.iter_steps} steps/pass, "
+        f"segpaint realistic, {args.renderer} renderer, {cfg.iter_steps} steps/pass, "
         f"{torch.get_num_threads()} thread(s)"
     )
     for name in args.images:
         image = bundled_photo_tensor(name, max_side=args.max_side)
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         res = paint(image, cfg, alpha_fn, seed=args.seed, log=lambda m: print("  " + m, flush=True))
-        sec = time.time() - t0
+        sec, cpu = time.time() - t0, time.process_time() - c0
         m = image_metrics(res.canvas, image)
         rows.append((name, tuple(image.shape[-2:]), m, int(res.strokes.shape[0]), sec))
         print(
             f"{name:10s} {image.shape[-1]}x{image.shape[-2]}  L1 {m['l1']:.4f}  PSNR {m['psnr']:.2f}  "
-            f"SSIM {m['ssim']:.3f}  strokes {res.strokes.shape[0]}  {sec:.0f} s",
+            f"SSIM {m['ssim']:.3f}  strokes {res.strokes.shape[0]}  {sec:.0f} s ({cpu:.0f} CPU-s, "
+            f"load {os.getloadavg()[0]:.1f})",
             flush=True,
         )
         if args.output_dir:

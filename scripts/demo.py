@@ -20,20 +20,22 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from common.cli import ArgumentParser, prepare_output_dir, run_main
-from common.data import bundled_photos
 from common.errors import UserError
-from common.image_io import image_to_tensor, save_image
+
+if TYPE_CHECKING:
+    import numpy as np
 
 METHODS = ("segpaint", "cnp", "stipple", "linerefiner", "sketching")
 
 
 def _line_art(photo: np.ndarray) -> np.ndarray:
     """Thin dark lines on white from a photo: Canny edges of the blurred gray image, (H, W, 3) uint8."""
+    import cv2
+    import numpy as np
+
     gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(cv2.GaussianBlur(gray, (5, 5), 1.4), 60, 140)
     lines = 255 - edges
@@ -104,6 +106,8 @@ def main(argv=None) -> int:
     parser.add_argument("--output_dir", default="results/demo", help="output folder (default: results/demo)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     args = parser.parse_args(argv)
+    from common.data import bundled_photos  # heavy imports after the flags: --help stays fast
+    from common.image_io import image_to_tensor, save_image
 
     photos = bundled_photos()
     if args.photo not in photos:

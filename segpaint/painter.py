@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from common.compositing import composite_sequential
+from common.progress import TimeLeft
 from common.renderers.bezier13 import bezier13_alpha, render_bezier13
+from common.threads import recheck_threads
 from segpaint.config import SegPaintConfig
 from segpaint.patches import attention_windows, crop, paste_blend, paste_window, uniform_windows
 from segpaint.segmentation import Segmentation
@@ -197,6 +199,23 @@ def stroke_inside_fraction(params: torch.Tensor, masks: torch.Tensor, alpha_fn: 
         return inside / a.sum((2, 3)).clamp_min(1e-6)
 
 
+def pass_costs(cfg: SegPaintConfig, grid_windows: int, overhead_strokes: float = 32.0) -> list[float]:
+    """Relative cost of each pass for the time-left estimate: Adam steps x windows x (strokes per window +
+    ``overhead_strokes``, the per-window work that does not grow with the strokes: loss, canvas, Adam).
+
+    Windows: the grid for uniform passes, the attention budget ``floor(N (0.7 - p / 10))`` after them; mask
+    passes are counted as a grid (their window count is known only once the regions are).
+    """
+    costs = []
+    for p, count in enumerate(cfg.strokes_per_patch):
+        mask_pass = cfg.mask_from_pass is not None and p >= cfg.mask_from_pass
+        windows = grid_windows
+        if not mask_pass and p >= cfg.uniform_passes:
+            windows = max(1, math.floor(grid_windows * (0.7 - p / 10)))
+        costs.append(cfg.iter_steps * windows * (count + overhead_strokes))
+    return costs
+
+
 def paint(
     image: torch.Tensor,
     cfg: SegPaintConfig,
@@ -231,11 +250,17 @@ def paint(
     global_fn = None
     info: dict = {"windows_per_pass": []}
 
+    eta = TimeLeft(pass_costs(cfg, len(grid)))
+    current = {"pass": 0}
+
     def record(_it, _painted):
         if recorder is not None and _it % max(1, cfg.iter_steps // 8) == 0:
             recorder.add(canvas)
+        if current["pass"] == 0 and _it == min(4, cfg.iter_steps - 1):  # a first estimate, 5 steps in
+            tqdm.write(f"all {cfg.passes} passes: {eta.message(0, (_it + 1) / cfg.iter_steps)}")
 
     for p in range(cfg.passes):
+        current["pass"] = p
         T, brush = cfg.strokes_per_patch[p], cfg.brush_sizes[p]
         sigma = cfg.init_sigma[min(p, len(cfg.init_sigma) - 1)]
         use_masks = segmentation is not None and cfg.mask_from_pass is not None and p >= cfg.mask_from_pass
@@ -330,7 +355,9 @@ def paint(
         log(
             f"pass {p + 1}/{cfg.passes}: {counts[-1]} strokes, brush {brush}, L1 "
             f"{(canvas - image).abs().mean().item():.4f}, {time.time() - start:.0f} s"
+            + (f"; {eta.message(p, 1.0)}" if p + 1 < cfg.passes else "")
         )
+        recheck_threads(log)  # follow the machine's load between passes (only under the thread policy)
     return PaintResult(
         canvas.clamp(0, 1),
         pass_canvases,

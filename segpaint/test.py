@@ -1,6 +1,7 @@
 """Paint photos with segmentation-based parametric painting (optimisation of bezier13 strokes).
 
-    python segpaint/test.py --image_path photo.jpg
+    python segpaint/test.py --image_path photo.jpg                     # 50 Adam steps per pass, minutes
+    python segpaint/test.py --image_path photo.jpg --preset paper      # the paper's 300 steps per pass
     python segpaint/test.py --image_path photos/ --style painterly --video
     python segpaint/test.py --image_path photo.jpg --style realistic --iter_steps 100 --max_side 512
     python segpaint/test.py --image_path photo.jpg --renderer neural   # the shipped FCN renderer
@@ -26,7 +27,7 @@ from common.cli import (
     prepare_output_dir,
     run_main,
 )
-from segpaint.config import STYLES
+from segpaint.config import PRESETS, STYLES
 
 
 def build_parser() -> ArgumentParser:
@@ -36,6 +37,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--image_path", required=True, help="an image file or a folder of images")
     parser.add_argument("--exp_name", default="exp", help="subfolder of the output folder (default: exp)")
     parser.add_argument("--style", choices=STYLES, default="realistic", help="preset (default: realistic)")
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="default",
+        help="budget: default = 50 Adam steps per pass (minutes), paper = the paper's 300 (about 6x longer)",
+    )
     parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.004)")
     parser.add_argument(
         "--w_perc",
@@ -44,7 +51,7 @@ def build_parser() -> ArgumentParser:
         help="perceptual weight beta (default: 0.01 realistic, 0 otherwise)",
     )
     parser.add_argument(
-        "--iter_steps", type=positive_int, default=None, help="Adam steps per pass (default 300)"
+        "--iter_steps", type=positive_int, default=None, help="Adam steps per pass (overrides --preset)"
     )
     parser.add_argument(
         "--texturize",
@@ -80,6 +87,7 @@ def main(argv=None) -> None:
     out_root = prepare_output_dir(f"{args.output_dir}/{args.exp_name}")
     cfg = style_config(
         args.style,
+        preset=args.preset,
         lr=args.lr,
         w_perc=args.w_perc,
         iter_steps=args.iter_steps,

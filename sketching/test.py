@@ -24,8 +24,6 @@ import re
 import time
 from pathlib import Path
 
-import torch
-
 from common.cli import (
     ArgumentParser,
     add_common_args,
@@ -34,14 +32,7 @@ from common.cli import (
     prepare_output_dir,
     run_main,
 )
-from common.device import get_device, seed_everything
 from common.errors import UserError
-from common.image_io import list_images
-from common.video import ProcessRecorder
-from sketching.objectives import ClipVggObjective, build_objective
-from sketching.outputs import write_sketch_outputs
-from sketching.pipeline import best_of_seeds, clip_saliency, prepare_image
-from sketching.sketcher import SketchConfig
 
 log = logging.getLogger("sketching")
 
@@ -96,7 +87,6 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--lr", type=positive_float, default=1.0, help="Adam learning rate, pixels (1.0)")
     p.add_argument("--no_vgg", action="store_true", help="--loss clip without MROSS's VGG16 term (CLIPasso)")
     p.add_argument("--num_augs", type=int, default=4, help="augmented views per step of --loss clip (4)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--video", action="store_true", help="also write the optimisation as process.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_args(p, output_dir_default="results/sketching")
@@ -106,8 +96,14 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    from common.device import get_device, seed_everything  # heavy imports after the flags
+    from common.image_io import list_images
+    from common.video import ProcessRecorder
+    from sketching.objectives import ClipVggObjective, build_objective
+    from sketching.outputs import write_sketch_outputs
+    from sketching.pipeline import best_of_seeds, clip_saliency, prepare_image
+    from sketching.sketcher import SketchConfig
+
     if args.num_augs < 0:
         raise UserError(f"--num_augs must be >= 0, got {args.num_augs}")
     if args.canvas < 16:

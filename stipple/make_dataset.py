@@ -13,10 +13,7 @@ that ship with scikit-image / scikit-learn except the benchmark photos (common.d
 from __future__ import annotations
 
 import time
-
-import torch
-import torch.nn.functional as F
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from common.cli import (
     ArgumentParser,
@@ -27,13 +24,10 @@ from common.cli import (
     prepare_output_dir,
     run_main,
 )
-from common.data import BENCH_PHOTOS, bundled_photos
-from common.device import get_device, seed_everything
 from common.errors import UserError
-from common.image_io import list_images, load_image, save_image, save_json, save_strokes, tensor_to_uint8
-from common.renderers.dots import render_dots
-from stipple.data import random_crops, synthetic_tones
-from stipple.stipplers import lbg_stippling, weighted_voronoi_stippling
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_parser() -> ArgumentParser:
@@ -69,6 +63,8 @@ def build_parser() -> ArgumentParser:
 
 
 def _square(image: torch.Tensor, size: int) -> torch.Tensor:
+    import torch.nn.functional as F
+
     _, _, h, w = image.shape
     s = min(h, w)
     y0, x0 = (h - s) // 2, (w - s) // 2
@@ -77,6 +73,10 @@ def _square(image: torch.Tensor, size: int) -> torch.Tensor:
 
 def collect_images(args) -> list[tuple[str, torch.Tensor]]:
     """(name, (1, 3, S, S)) inputs from --images / --bundled, crops and synthetic images."""
+    from common.data import BENCH_PHOTOS, bundled_photos
+    from common.image_io import list_images, load_image, tensor_to_uint8
+    from stipple.data import random_crops, synthetic_tones
+
     items: list[tuple[str, torch.Tensor]] = []
     if args.bundled:
         photos = bundled_photos(exclude=BENCH_PHOTOS)
@@ -96,6 +96,14 @@ def collect_images(args) -> list[tuple[str, torch.Tensor]]:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    import torch  # heavy imports after the flags: --help and flag errors stay fast
+    from tqdm import tqdm
+
+    from common.device import get_device, seed_everything
+    from common.image_io import save_image, save_json, save_strokes
+    from common.renderers.dots import render_dots
+    from stipple.stipplers import lbg_stippling, weighted_voronoi_stippling
+
     seed_everything(args.seed)
     device = get_device(args.device)
     out = prepare_output_dir(args.out)

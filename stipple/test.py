@@ -13,11 +13,8 @@ of the blurred render against the grayscale input). --points must be a square gr
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-import torch
-from tqdm import tqdm
-
-from common.checkpoint import default_checkpoint
 from common.cli import (
     ArgumentParser,
     add_common_args,
@@ -26,11 +23,9 @@ from common.cli import (
     prepare_output_dir,
     run_main,
 )
-from common.device import get_device, seed_everything
-from common.image_io import list_images, load_image, save_image, save_json
-from stipple.evaluate import render_stipples, tone_metrics, write_outputs
-from stipple.model import grid_for_points
-from stipple.stipplers import lbg_stippling, weighted_voronoi_stippling
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_parser() -> ArgumentParser:
@@ -55,6 +50,8 @@ def build_parser() -> ArgumentParser:
 
 def stipple_one(method: str, image: torch.Tensor, points: int, n_iter: int, gamma: float, model, gen):
     """Run one method on (1, 3, H, W); returns (Stipples, seconds)."""
+    from stipple.stipplers import lbg_stippling, weighted_voronoi_stippling
+
     start = time.perf_counter()
     if method == "wvs":
         st = weighted_voronoi_stippling(image, points, n_iter=n_iter, gamma=gamma, generator=gen)[0]
@@ -69,6 +66,15 @@ def stipple_one(method: str, image: torch.Tensor, points: int, n_iter: int, gamm
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    import torch  # heavy imports after the flags: --help and flag errors stay fast
+    from tqdm import tqdm
+
+    from common.checkpoint import default_checkpoint
+    from common.device import get_device, seed_everything
+    from common.image_io import list_images, load_image, save_image, save_json
+    from stipple.evaluate import render_stipples, tone_metrics, write_outputs
+    from stipple.model import grid_for_points
+
     if args.method == "net":
         grid_for_points(args.points)
     paths = list_images(args.input)

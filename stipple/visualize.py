@@ -9,17 +9,7 @@ dataset and the network's stipples, side by side, each rendered with anti-aliase
 
 from __future__ import annotations
 
-import torch
-
-from common.checkpoint import default_checkpoint
 from common.cli import ArgumentParser, positive_int, prepare_output_dir, run_main
-from common.device import get_device
-from common.image_io import load_image, save_image, save_json
-from stipple.data import StippleDataset
-from stipple.evaluate import chamfer_to, render_stipples
-from stipple.inference import load_stipple_net, predict_stipples
-from stipple.model import grid_for_points
-from stipple.stipplers import Stipples
 
 
 def build_parser() -> ArgumentParser:
@@ -35,6 +25,17 @@ def build_parser() -> ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    import torch  # heavy imports after the flags: --help and flag errors stay fast
+
+    from common.checkpoint import default_checkpoint
+    from common.device import get_device
+    from common.image_io import load_image, save_image, save_json
+    from stipple.data import StippleDataset
+    from stipple.evaluate import chamfer_to, render_stipples
+    from stipple.inference import load_stipple_net, predict_stipples
+    from stipple.model import grid_for_points
+    from stipple.stipplers import Stipples
+
     grid_for_points(args.points)
     device = get_device(args.device)
     dataset = StippleDataset(args.data, max_points=1 << 20, subset=args.num_samples)

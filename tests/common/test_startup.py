@@ -1,0 +1,89 @@
+"""``--help`` of every entry script: it works, and it imports no heavy library (issue 16: --help < 1 s).
+
+Checked by module, not by timing (timings on a shared machine are noise): each script runs ``--help`` in a
+fresh interpreter, which then reports which heavy modules ended up in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# optional libraries that only some code paths use: never imported for --help
+OPTIONAL_HEAVY = ("transformers", "open_clip", "matplotlib", "skimage.segmentation", "kornia", "gradio")
+# torch and friends: 4-6 s to import on the project's CPU; kept out of --help where the script allows it
+TORCH_HEAVY = ("torch", "torchvision", "cv2", "scipy", "skimage", "numpy", *OPTIONAL_HEAVY)
+
+TORCH_FREE_HELP = (
+    "segpaint/test.py",
+    "segpaint/train.py",
+    "compositor/test.py",
+    "compositor/DT.py",
+    "compositor/stylize.py",
+    "compositor/train_renderer_FCN.py",
+    "stipple/test.py",
+    "stipple/make_dataset.py",
+    "stipple/visualize.py",
+    "sketching/test.py",
+    "scripts/demo.py",
+)
+# their --help still imports torch, through the training config dataclasses that live beside torch code
+TORCH_HELP = (
+    "compositor/train.py",
+    "painter/train.py",
+    "stipple/train.py",
+    "linerefiner/test.py",
+    "linerefiner/train.py",
+)
+
+RUNNER = """
+import json, runpy, sys
+script, heavy = sys.argv[1], json.loads(sys.argv[2])
+sys.argv = [script, "--help"]
+sys.path[0] = __import__("os").path.dirname(script)
+try:
+    runpy.run_path(script, run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = None
+print(json.dumps({"code": code, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def help_imports(script: str, heavy: tuple[str, ...]) -> tuple[dict, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(ROOT / script), json.dumps(heavy)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    *help_lines, report = proc.stdout.strip().splitlines()
+    return json.loads(report), "\n".join(help_lines)
+
+
+@pytest.mark.parametrize("script", TORCH_FREE_HELP)
+def test_help_imports_no_heavy_library(script):
+    report, text = help_imports(script, TORCH_HEAVY)
+    assert report["code"] == 0 and text.startswith("usage:")
+    assert "--threads" in text  # the shared thread flag (common.cli)
+    assert report["loaded"] == [], f"{script} --help imports {report['loaded']}"
+
+
+@pytest.mark.slow  # each imports torch (4-6 s here)
+@pytest.mark.parametrize("script", TORCH_HELP)
+def test_help_imports_no_optional_heavy_library(script):
+    report, text = help_imports(script, OPTIONAL_HEAVY)
+    assert report["code"] == 0 and text.startswith("usage:") and "--threads" in text
+    assert report["loaded"] == [], f"{script} --help imports {report['loaded']}"
