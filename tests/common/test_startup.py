@@ -23,19 +23,19 @@ TORCH_HEAVY = ("torch", "torchvision", "cv2", "scipy", "skimage", "numpy", *OPTI
 
 TORCH_FREE_HELP = (
     "segpaint/test.py",
-    "segpaint/train.py",
     "compositor/test.py",
     "compositor/DT.py",
     "compositor/stylize.py",
-    "compositor/train_renderer_FCN.py",
     "stipple/test.py",
     "stipple/make_dataset.py",
     "stipple/visualize.py",
     "sketching/test.py",
     "scripts/demo.py",
 )
-# their --help still imports torch, through the training config dataclasses that live beside torch code
+# their --help still imports torch, through the training config / parser that lives beside torch code
 TORCH_HELP = (
+    "segpaint/train.py",
+    "compositor/train_renderer_FCN.py",
     "compositor/train.py",
     "painter/train.py",
     "stipple/train.py",
