@@ -108,3 +108,95 @@ def run_torchrun(script: str, argv: list[str], timeout: float = 120.0, nproc: in
         *argv,
     ]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _digest(module) -> str:
+    """sha256 of a module's parameters (not buffers: BatchNorm statistics are per rank between syncs)."""
+    import hashlib
+
+    from common.device import unwrap_model
+
+    h = hashlib.sha256()
+    for name, p in unwrap_model(module).named_parameters():
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _trainer_worker(ctx, module: str, argv, record: str) -> None:
+    """Run ``module.main(argv)`` on this rank; append what its TrainLoop saw to ``record/rank<r>.json``."""
+    import importlib
+    import json
+
+    import torch
+
+    import common.training as training
+
+    loops, saves = [], []
+    real_resume, real_close, real_save = (
+        training.TrainLoop.resume,
+        training.TrainLoop.close,
+        training.save_checkpoint,
+    )
+
+    def resume(self):
+        self._test_start = real_resume(self)
+        return self._test_start
+
+    def close(self):
+        summary = real_close(self)
+        digests = {k: _digest(v) for k, v in self.objects.items() if isinstance(v, torch.nn.Module)}
+        loops.append({"start": getattr(self, "_test_start", None), "summary": summary, "digests": digests})
+        return summary
+
+    def save(path, **kw):
+        saves.append(str(path))
+        return real_save(path, **kw)
+
+    training.TrainLoop.resume, training.TrainLoop.close, training.save_checkpoint = resume, close, save
+    assert importlib.import_module(module).main(list(argv)) in (0, None)
+    for loop in loops:
+        loop["saves"] = saves
+    path = Path(record, f"rank{ctx.rank}.json")
+    earlier = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps(earlier + loops))
+
+
+def run_trainer(module: str, runs: list[list[str]], record: Path, timeout: float = 60.0) -> list[list[dict]]:
+    """Run a trainer's ``main`` (``module``, e.g. ``"segpaint.train"``) on 2 gloo ranks, once per argv in
+    ``runs`` (in order; a fresh pair of processes each, as ``torchrun --nproc_per_node=2`` would start).
+
+    Returns, per rank, one record per TrainLoop: ``{"start": step resume() returned, "summary":
+    TrainLoop.close()'s summary, "digests": {state name: sha256 of the module's parameters at close},
+    "saves": [checkpoint paths this rank wrote]}``. A trainer not on :class:`common.training.TrainLoop`
+    records nothing.
+    """
+    import json
+
+    record.mkdir(parents=True, exist_ok=True)
+    for argv in runs:
+        run_ranks(_trainer_worker, (module, argv, str(record)), timeout=timeout)
+    return [json.loads((record / f"rank{r}.json").read_text()) for r in range(2)]
+
+
+def check_two_rank_runs(ranks: list[list[dict]], out_dir: Path, steps: list[int]) -> None:
+    """The properties every trainer's 2-rank run must have (asserts):
+
+    ``ranks`` from :func:`run_trainer` for runs ``[first, resumed, wall-time-stopped]`` into ``out_dir``;
+    ``steps``: the step counts the first two runs must reach. Per run: same parameters on both ranks, same
+    summary; rank 1 writes no file; rank 0 writes only into ``out_dir`` and one ``last.pt`` there. The second
+    run resumes at ``steps[0]``; the third (a huge step limit, a short ``--max_minutes``) stops on
+    ``max_minutes`` on both ranks after the same step, having resumed at ``steps[1]``.
+    """
+    r0, r1 = ranks
+    assert len(r0) == len(r1) == 3, f"TrainLoop closes per rank: {len(r0)}, {len(r1)} (expected 3)"
+    for i, (a, b) in enumerate(zip(r0, r1, strict=True)):
+        assert a["digests"] == b["digests"], f"run {i}: parameters differ between ranks"
+        assert {**a["summary"], "wall_s": 0} == {**b["summary"], "wall_s": 0}, f"run {i}"
+        assert b["saves"] == [], f"run {i}: rank 1 wrote {b['saves']}"
+        assert all(Path(p).parent == out_dir for p in a["saves"]), a["saves"]
+    assert [r["start"] for r in r0] == [0, steps[0], steps[1]] == [r["start"] for r in r1]
+    assert [r["summary"]["step"] for r in r0[:2]] == steps
+    assert r0[2]["summary"]["stopped"] == "max_minutes" and r0[2]["summary"]["step"] >= steps[1]
+    assert sorted(p.name for p in out_dir.glob("*.pt")).count("last.pt") == 1
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")], "temporary files left"
