@@ -506,8 +506,12 @@ def build_app(runner: Runner):
                     )
                 go = gr.Button("Run", variant="primary", elem_id="run")
             with gr.Column(scale=1):
-                result = gr.Image(label="result", type="filepath", interactive=False, elem_id="result")
-                process = gr.Image(label="process", type="filepath", interactive=False, elem_id="process")
+                result = gr.Image(
+                    label="result", type="filepath", interactive=False, height=320, elem_id="result"
+                )
+                process = gr.Image(
+                    label="process", type="filepath", interactive=False, height=320, elem_id="process"
+                )
                 info = gr.Markdown(elem_id="info")
                 downloads = gr.File(
                     label="downloads", file_count="multiple", interactive=False, elem_id="downloads"
