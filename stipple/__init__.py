@@ -70,4 +70,34 @@ Departures from the release and the papers, and why
    untrained-with-priors network beside the trained one so the learned part can be judged.
 10. More stipples than the trained count: the image is cut into t x t tiles (t = ceil(sqrt(N / N_train))),
    each tile's density is weighted by its darkness, and N stipples are allocated over all tiles' cells.
+
+Classical stipplers: what cost the 2.7 dB against the published WVS, and what changed (issue 13)
+------------------------------------------------------------------------------------------------
+Measure: fruits.jpg (opencv-doc, 512 x 480), N = 5000, 50 Lloyd iterations, one thread, "peer tone PSNR"
+(``stipple.evaluate.peer_tone_psnr``: equal discs r = 0.5 sqrt(HW / (pi N)), Gaussian blur sigma 3 px on
+both, render normalised to the input's blurred mean / std); 2-core CPU shared with ~10 jobs (load 8-11), so
+seconds are compared only within one run. One factor at a time, from today's path (20.50 dB):
+
+- Jump-flooding labels are not the cause: exact nearest-site labels (k-d tree) at the same raster give
+  20.43 dB. JFA warm-started from the previous iteration's labels (4 passes instead of 11 once sites move
+  less than a few pixels; 100 % agreement with brute force in ``tests/stipple``) gives 20.49 dB in 20.2 s
+  against 53.4 s (same run): free speed.
+- Centroid accuracy at the cell borders is the main cause. A finer raster (256 instead of 64 px per point,
+  cold JFA) gives 22.07 dB but is ~7x slower; resolving only the border pixels into 4 x 4 sub-pixels
+  labelled exactly among their 3 x 3 neighbourhood's sites (``voronoi.cell_stats_refined``) gives 22.27 dB.
+  Refining only the last 5 / 10 of the 50 iterations gives 21.02 / 21.36 dB: the positions need the
+  accurate centroids throughout.
+- Density normalisation: min-max stretching rho per image (the darkest pixel 1, the lightest 0; Secord
+  normalises the image) gives +0.77 dB (21.27 dB with warm JFA): sparse stipples in the lightest areas are
+  noise under a 3-px blur. Radii still follow the true density, so the tone-matched ink is unchanged.
+- Combined (warm JFA + stretch): 128 px per point 22.47 dB in 45.9 s; 2 x 2 border sub-pixels 22.70 dB in
+  45.5 s; 4 x 4 sub-pixels 22.99 dB in 109.8 s, against today's path 47.1 s in the same run. The default is
+  2 x 2 sub-pixels at 64 px per point (``weighted_voronoi_stippling(subpixel=2, normalize=True,
+  warm_start=True)``): 22.70 dB in 48.4 s where today's code took 84.3 s (same run, load 8.7-9.0).
+- Our exact reference of Secord's method (density zoomed 4x by nearest neighbour, ~790 px per point,
+  exact k-d-tree labels, raw density; runs/ only, not shipped) gives 22.69 dB on fruits and 21.27 dB on
+  messi5, below the 23.2 / 22.5 dB quoted for the peer, so part of the quoted figure comes from a density
+  convention we could not reproduce from the paper's text. ``scripts/bench_stipple.py`` (section ``peer``)
+  measures both photos side by side with today's path.
+
 """

@@ -2,12 +2,17 @@
 
     python stipple/make_dataset.py --images photos/ --out data/stipple --points 1024 --method wvs
     python stipple/make_dataset.py --bundled --crops 300 --synthetic 60 --out data/stipple --points 1024
+    python stipple/make_dataset.py --bundled --opencv --exclude butterfly.jpg --crops 800 --out data/train
+    python stipple/make_dataset.py --opencv --include butterfly.jpg --crops 24 --out data/val
 
 Writes ``OUT/source/NAME.png``, ``OUT/target/NAME.png`` (black anti-aliased dots on white, same size) and
 ``OUT/points/NAME.json`` (stroke JSON, format ``dots``: x, y, radius, R, G, B per stipple, normalised), the
 layout of the deep-stippling release plus exact points. ``--images DIR`` takes every image of a folder
 (centre square crop, or ``--crops K`` random crops with flips per image); ``--bundled`` takes the photos
-that ship with scikit-image / scikit-learn except the benchmark photos (common.data.BENCH_PHOTOS).
+that ship with scikit-image / scikit-learn except the benchmark photos (common.data.BENCH_PHOTOS);
+``--opencv`` adds the photos of Debian's opencv-doc package except its benchmark photos
+(common.debian_data.OPENCV_BENCH_PHOTOS: fruits, home, messi5), fetched once into the data cache.
+``--exclude NAME ...`` leaves photos out (e.g. a validation set), ``--include NAME ...`` keeps only those.
 """
 
 from __future__ import annotations
@@ -32,11 +37,16 @@ if TYPE_CHECKING:
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(description=__doc__)
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--images", help="folder (or file) of input images")
     src.add_argument(
         "--bundled", action="store_true", help="use the bundled photos (benchmark photos held out)"
     )
+    p.add_argument(
+        "--opencv", action="store_true", help="add opencv-doc's photos (its benchmark photos held out)"
+    )
+    p.add_argument("--exclude", nargs="+", default=[], help="photo names to leave out")
+    p.add_argument("--include", nargs="+", default=None, help="use only these photo names")
     p.add_argument("--out", required=True, help="dataset folder to write")
     p.add_argument("--points", type=positive_int, default=1024, help="stipples per image")
     p.add_argument("--method", choices=("wvs", "lbg"), default="wvs")
@@ -51,10 +61,10 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--synthetic", type=non_negative_int, default=0, help="extra synthetic tone images")
     p.add_argument(
-        "--n_iter", type=non_negative_int, default=30, help="WVS Lloyd iterations / LBG max iterations"
+        "--n_iter", type=non_negative_int, default=40, help="WVS Lloyd iterations / LBG max iterations"
     )
     p.add_argument(
-        "--pixels_per_point", type=positive_float, default=24.0, help="stippler working resolution"
+        "--pixels_per_point", type=positive_float, default=32.0, help="stippler working resolution"
     )
     p.add_argument("--batch", type=positive_int, default=8, help="images stippled together (WVS)")
     p.add_argument("--device", default="cpu")
@@ -74,14 +84,24 @@ def _square(image: torch.Tensor, size: int) -> torch.Tensor:
 def collect_images(args) -> list[tuple[str, torch.Tensor]]:
     """(name, (1, 3, S, S)) inputs from --images / --bundled, crops and synthetic images."""
     from common.data import BENCH_PHOTOS, bundled_photos
+    from common.debian_data import OPENCV_BENCH_PHOTOS, opencv_doc_photos
     from common.image_io import list_images, load_image, tensor_to_uint8
     from stipple.data import random_crops, synthetic_tones
 
     items: list[tuple[str, torch.Tensor]] = []
-    if args.bundled:
-        photos = bundled_photos(exclude=BENCH_PHOTOS)
+    if args.bundled or args.opencv:
+        photos = bundled_photos(exclude=BENCH_PHOTOS) if args.bundled else {}
+        if args.opencv:
+            for name, path in opencv_doc_photos(exclude=OPENCV_BENCH_PHOTOS).items():
+                photos[name] = tensor_to_uint8(load_image(path))
+        skip = set(args.exclude)
+        photos = {
+            k: v for k, v in photos.items() if k not in skip and (args.include is None or k in args.include)
+        }
+        if not photos:
+            raise UserError("no photos left after --include/--exclude")
         items += random_crops(photos, args.crops or len(photos), args.size, seed=args.seed)
-    else:
+    elif args.images:
         paths = list_images(args.images)
         for path in paths:
             image = load_image(path)
@@ -90,6 +110,8 @@ def collect_images(args) -> list[tuple[str, torch.Tensor]]:
                 items += random_crops(arr, args.crops, args.size, seed=args.seed + len(items))
             else:
                 items.append((path.stem, _square(image, args.size)))
+    elif not args.synthetic:
+        raise UserError("give --images DIR, --bundled, --opencv or --synthetic N")
     items += synthetic_tones(args.synthetic, args.size, seed=args.seed)
     return items
 
@@ -161,6 +183,9 @@ def main(argv=None) -> int:
             "pixels_per_point": args.pixels_per_point,
             "seed": args.seed,
             "bundled": bool(args.bundled),
+            "opencv": bool(args.opencv),
+            "exclude": args.exclude,
+            "include": args.include,
             "crops": args.crops,
             "synthetic": args.synthetic,
             "seconds": round(time.time() - start, 1),

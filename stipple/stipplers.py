@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from stipple.voronoi import cell_stats, nearest_site_jfa
+from stipple.voronoi import cell_stats, cell_stats_refined, nearest_site_jfa
 
-__all__ = ["Stipples", "density_from_image", "weighted_voronoi_stippling", "lbg_stippling", "stipple_image"]
+__all__ = [
+    "Stipples",
+    "density_from_image",
+    "weighted_voronoi_stippling",
+    "lbg_stippling",
+    "lloyd_relax",
+    "stipple_image",
+]
 
 
 @dataclass
@@ -110,16 +117,25 @@ def weighted_voronoi_stippling(
     n_iter: int = 50,
     gamma: float = 1.0,
     pixels_per_point: float = 64.0,
+    subpixel: int = 2,
+    normalize: bool = True,
+    warm_start: bool = True,
     generator: torch.Generator | None = None,
     progress=None,
 ) -> list[Stipples]:
     """Weighted Voronoi stippling (Secord, NPAR 2002): Lloyd iterations to rho-weighted centroids.
 
     Sites start as ``n_points`` samples of rho (Secord's rejection sampling); each iteration labels the
-    working raster by nearest site (jump flooding) and moves every site to its cell's centroid
-    c_i = sum_{p in V_i} rho(p) p / sum_{p in V_i} rho(p), which lowers the energy
-    E = sum_p rho(p) |p - s(p)|^2 (logged in ``history``). A site whose cell is empty (it shared a seed pixel
-    with another site) is re-drawn from rho. Batched: all images share the working raster size.
+    working raster by nearest site (jump flooding, warm-started from the previous labels after the first 5
+    iterations) and moves every site to its cell's centroid
+    c_i = sum_{p in V_i} rho(p) p / sum_{p in V_i} rho(p), with the cell borders resolved to
+    ``subpixel`` x ``subpixel`` sub-pixels (:func:`stipple.voronoi.cell_stats_refined`); this lowers the
+    energy E = sum_p rho(p) |p - s(p)|^2 (logged in ``history``). A site whose cell is empty (it shared a
+    seed pixel with another) is re-drawn from rho. Batched: all images share the working raster size.
+
+    With ``normalize`` the positions follow the min-max stretched density (rho - min) / (max - min) of each
+    image (the darkest pixel gets density 1, the lightest 0); the radii always follow the true density.
+    The measurements behind these defaults are in ``stipple/__init__.py`` (classical stipplers).
 
     Args:
         image: (B, 3, H, W) or (B, 1, H, W) float in [0, 1].
@@ -127,6 +143,9 @@ def weighted_voronoi_stippling(
         n_iter: Lloyd iterations (>= 0).
         gamma: density exponent, rho = (1 - gray)^gamma.
         pixels_per_point: working raster pixels per stipple (accuracy/speed trade-off).
+        subpixel: sub-pixels per side on cell borders (1 = whole pixels, today's labels).
+        normalize: stretch the density to [0, 1] for the positions.
+        warm_start: jump flooding from the previous labels (a few passes) once the sites move little.
         generator: CPU torch.Generator for the initial sampling (reproducible runs).
         progress: optional callable(iteration) for progress bars.
 
@@ -142,23 +161,34 @@ def weighted_voronoi_stippling(
     b, _, h0, w0 = image.shape
     h, w = working_size(h0, w0, n_points, pixels_per_point)
     img = _resample(image.float(), (h, w))
-    rho = density_from_image(img, gamma)  # (B, h, w)
+    rho_true = density_from_image(img, gamma)  # (B, h, w)
+    rho = _stretch(rho_true) if normalize else rho_true
     sites = _sample_density(rho, n_points, generator)
     energies = []
+    labels, move = None, None
     for it in range(n_iter + 1):
-        labels = nearest_site_jfa(sites, h, w)
-        stats = cell_stats(rho, labels, sites)
+        if warm_start and labels is not None and move is not None and it >= 5:
+            labels = nearest_site_jfa(sites, h, w, init=labels, max_step=int(math.ceil(move)) + 1)
+        else:
+            labels = nearest_site_jfa(sites, h, w)
+        stats = cell_stats_refined(rho, labels, sites, sub=subpixel)
         energies.append(stats.energy)
         if it == n_iter:
             break
-        sites = stats.centroid
+        new = stats.centroid
         empty = stats.area == 0
         if bool(empty.any()):
             fresh = _sample_density(rho, n_points, generator)
-            sites = torch.where(empty[..., None], fresh, sites)
+            new = torch.where(empty[..., None], fresh, new)
+            move = None  # a re-drawn site can land anywhere: full jump flooding next time
+        else:
+            move = float((new - sites).norm(dim=-1).max())
+        sites = new
         if progress is not None:
             progress(it)
-    colors = _cell_colors(img, rho, labels, n_points)
+    if normalize:
+        stats = cell_stats_refined(rho_true, labels, sites, sub=subpixel)
+    colors = _cell_colors(img, rho_true, labels, n_points)
     scale = torch.tensor([w, h], device=sites.device, dtype=sites.dtype)
     radii = (stats.mass / math.pi).sqrt() / min(h, w)
     hist = torch.stack(energies, 1).cpu()  # (B, n_iter + 1)
@@ -171,6 +201,13 @@ def weighted_voronoi_stippling(
         )
         for i in range(b)
     ]
+
+
+def _stretch(rho: torch.Tensor) -> torch.Tensor:
+    """(B, h, w) density min-max stretched to [0, 1] per image (a flat image is left as it is)."""
+    lo = rho.amin((1, 2), keepdim=True)
+    span = rho.amax((1, 2), keepdim=True) - lo
+    return torch.where(span > 1e-6, (rho - lo) / span.clamp(min=1e-6), rho)
 
 
 def lbg_stippling(
@@ -296,3 +333,41 @@ def stipple_image(image: torch.Tensor, n_points: int, method: str = "wvs", **kwa
     if method == "lbg":
         return lbg_stippling(image, n_points, **kwargs)
     raise ValueError(f"unknown stippling method {method!r} (expected 'wvs' or 'lbg')")
+
+
+def lloyd_relax(
+    image: torch.Tensor,
+    stipples: Stipples,
+    steps: int = 1,
+    pixels_per_point: float = 16.0,
+    normalize: bool = True,
+    gamma: float = 1.0,
+) -> Stipples:
+    """A few weighted Lloyd steps (Secord 2002) on given stipples: each moves to its cell's centroid.
+
+    The cheap relaxation option of the network (``predict_stipples(..., relax=steps)``): a coarse working
+    raster (``pixels_per_point``) and full jump flooding, cell borders at 2 x 2 sub-pixels. Radii and
+    colours are kept.
+
+    Args:
+        image: (1, 3, H, W) or (1, 1, H, W) float in [0, 1], the stippled image.
+        stipples: its :class:`Stipples` (N >= 1).
+        steps: Lloyd steps (>= 0).
+        pixels_per_point, normalize, gamma: as in :func:`weighted_voronoi_stippling`.
+
+    Returns:
+        a new :class:`Stipples` with the moved positions.
+    """
+    n = len(stipples)
+    if steps <= 0 or n == 0:
+        return stipples
+    _, _, h0, w0 = image.shape
+    h, w = working_size(h0, w0, n, pixels_per_point)
+    rho = density_from_image(_resample(image.float(), (h, w)), gamma)
+    if normalize:
+        rho = _stretch(rho)
+    scale = torch.tensor([w, h], dtype=torch.float32, device=rho.device)
+    sites = stipples.positions.to(rho.device)[None] * scale
+    for _ in range(steps):
+        sites = cell_stats_refined(rho, nearest_site_jfa(sites, h, w), sites, sub=2).centroid
+    return Stipples((sites[0] / scale).clamp(0, 1).cpu(), stipples.radii, stipples.colors)

@@ -8,7 +8,7 @@ import torch
 from common.renderers.dots import render_dots
 from stipple.data import points_from_target
 from stipple.stipplers import density_from_image, lbg_stippling, stipple_image, weighted_voronoi_stippling
-from stipple.voronoi import cell_stats, nearest_site_brute, nearest_site_jfa
+from stipple.voronoi import cell_stats, cell_stats_refined, nearest_site_brute, nearest_site_jfa
 
 
 def _half_dark(h=48, w=64):
@@ -31,6 +31,35 @@ def test_jfa_matches_brute_force(device):
     d_jfa = (sites[0][jfa[0]] - pix).norm(dim=-1)
     d_exact = (sites[0][exact[0]] - pix).norm(dim=-1)
     assert (d_jfa - d_exact).mean() < 0.02  # pixels: wrong labels are near-ties
+
+
+def test_warm_started_jfa_matches_cold():
+    gen = torch.Generator().manual_seed(3)
+    sites = torch.rand(1, 300, 2, generator=gen) * torch.tensor([96.0, 64.0])
+    before = nearest_site_jfa(sites, 64, 96)
+    moved = sites + 1.5 * (torch.rand(1, 300, 2, generator=gen) - 0.5)  # at most ~1.1 px
+    exact = nearest_site_brute(moved, 64, 96)
+    cold = (nearest_site_jfa(moved, 64, 96) == exact).float().mean()
+    warm = (nearest_site_jfa(moved, 64, 96, init=before, max_step=2) == exact).float().mean()
+    assert warm > 0.999 and warm >= cold  # 4 passes from the previous labels: as exact as the full schedule
+
+
+def test_refined_centroids_match_a_fine_raster():
+    """Sub-pixel borders give the centroids of the exact cells of a piecewise-constant density: compare with
+    whole-pixel labels on an 8x finer raster (the same density, nearest upsampled)."""
+    gen = torch.Generator().manual_seed(4)
+    rho = torch.rand(1, 24, 32, generator=gen)
+    sites = torch.rand(1, 20, 2, generator=gen) * torch.tensor([32.0, 24.0])
+    fine = rho.repeat_interleave(8, 1).repeat_interleave(8, 2)
+    ref = cell_stats(fine, nearest_site_brute(sites * 8, 192, 256), sites * 8).centroid / 8
+    coarse = cell_stats(rho, nearest_site_brute(sites, 24, 32), sites).centroid
+    refined = cell_stats_refined(rho, nearest_site_jfa(sites, 24, 32), sites, sub=4)
+    err_coarse = (coarse - ref).norm(dim=-1).mean()
+    err_refined = (refined.centroid - ref).norm(dim=-1).mean()
+    assert err_refined < 0.4 * err_coarse
+    assert torch.allclose(refined.mass.sum(), rho.sum()) and torch.allclose(
+        refined.area.sum(), torch.tensor(768.0)
+    )
 
 
 def test_cell_stats_mass_and_centroid():
@@ -91,3 +120,22 @@ def test_points_from_target_recovers_centres():
     d = torch.cdist(found, pos).min(1).values
     assert d.max() < 0.5 / 100  # within half a pixel
     assert torch.allclose(radii, torch.full((25,), 0.03), rtol=0.1)
+
+
+def test_wvs_regular_on_flat_gray_and_positions_follow_stretched_density():
+    flat = torch.full((1, 1, 96, 96), 0.5)
+    st = weighted_voronoi_stippling(flat, 300, n_iter=30, generator=torch.Generator().manual_seed(0))[0]
+    from stipple.evaluate import nn_regularity
+
+    random = nn_regularity(torch.rand(300, 2, generator=torch.Generator().manual_seed(0)), 96, 96)
+    assert nn_regularity(st.positions, 96, 96) > 3 * random  # Lloyd relaxation: near-hexagonal spacing
+    # a photo-like image whose lightest tone is 0.7: normalised, nothing lands in the lightest part
+    img = torch.full((1, 1, 48, 64), 0.7)
+    img[..., :32] = 0.2
+    st = weighted_voronoi_stippling(img, 150, n_iter=15, generator=torch.Generator().manual_seed(0))[0]
+    raw = weighted_voronoi_stippling(
+        img, 150, n_iter=15, normalize=False, generator=torch.Generator().manual_seed(0)
+    )[0]
+    assert int((st.positions[:, 0] > 0.55).sum()) < int((raw.positions[:, 0] > 0.55).sum())
+    ink = (st.radii.square() * torch.pi).sum() * 48**2  # radii follow the true density
+    assert abs(float(ink) / float((1 - img).sum()) - 1) < 0.05
