@@ -32,6 +32,11 @@ class RefinerConfig:
     with real pairs from ``pairs_dir`` at fraction ``real_fraction``. ``steps`` iterations, each one D
     step then one G step; checkpoint every ``save_every`` steps. ``bf16``: bfloat16 autocast for the
     forward passes (fp32 weights and optimiser; about 1.7x faster on AVX512-BF16 CPUs).
+    ``white_point`` (0.95; 0 = off): the generator's last operation is the levels curve
+    ``u -> min(1, u / white_point)`` on its [0, 1] output, so everything the network puts above the white
+    point is paper of exactly 1.0 (trained through, see :class:`LineGenerator`). ``diff_weight`` (0 = plain
+    MSE): per-pixel MSE weight ``1 + diff_weight * |x - y|`` ([0, 1] units), which up-weights exactly the
+    pixels the damage changed (gaps, specks, gray paper, width).
     """
 
     channels: int = 64
@@ -53,6 +58,8 @@ class RefinerConfig:
     save_every: int = 250
     seed: int = 0
     bf16: bool = False
+    white_point: float = 0.95
+    diff_weight: float = 0.0
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-safe) of every field."""
@@ -62,6 +69,7 @@ class RefinerConfig:
     def from_dict(cls, d: dict) -> RefinerConfig:
         """Rebuild from :meth:`to_dict` output; unknown keys are ignored (older/newer checkpoints)."""
         names = {f.name for f in fields(cls)}
+        d = {"white_point": 0.0, **d}  # checkpoints from before the white point had none
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
@@ -106,8 +114,10 @@ class ResidualBlock(nn.Module):
 class LineGenerator(nn.Module):
     """LineRelifer generator G: thin uniform lines -> styled lines, same resolution.
 
-    Input ``(B, 1, H, W)`` float in [-1, 1] (any H, W >= 1); output ``(B, 1, H, W)`` in (-1, 1) (tanh).
-    Built from a :class:`RefinerConfig` (channels, blocks, dilated, batch_norm).
+    Input ``(B, 1, H, W)`` float in [-1, 1] (any H, W >= 1); output ``(B, 1, H, W)`` in (-1, 1] (tanh,
+    then with ``cfg.white_point`` p > 0 the levels curve ``u = min(1, u / p)`` on ``u = (out + 1) / 2``, so
+    values the network puts above p come out as paper of exactly +1). Built from a :class:`RefinerConfig`
+    (channels, blocks, dilated, batch_norm, white_point).
     """
 
     def __init__(self, cfg: RefinerConfig):
@@ -116,11 +126,15 @@ class LineGenerator(nn.Module):
         self.head = nn.Conv2d(1, c, 3, padding=1)
         self.body = nn.Sequential(*[ResidualBlock(c, d, cfg.batch_norm) for d in block_dilations(cfg)])
         self.tail = nn.Conv2d(c, 1, 1)
+        self.white_point = float(cfg.white_point)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"LineGenerator expects (B, 1, H, W) gray in [-1, 1], got {tuple(x.shape)}")
-        return torch.tanh(self.tail(self.body(torch.relu(self.head(x)))))
+        y = torch.tanh(self.tail(self.body(torch.relu(self.head(x)))))
+        if self.white_point > 0:  # levels: [0, p] -> [0, 1], above p -> exactly 1 (paper)
+            y = (((y + 1) * (0.5 / self.white_point)).clamp(max=1.0) * 2 - 1).to(y.dtype)
+        return y
 
 
 class LineDiscriminator(nn.Module):

@@ -1,18 +1,21 @@
-"""Procedural paired line data: thin damaged input lines -> the same geometry in a named drawing style.
+"""Procedural paired line data: damaged input lines -> the same geometry in a named drawing style.
 
 No line-art dataset ships with StrokeLab, so pairs are drawn here (reference B.4/B.6): random vector strokes
-(straight lines, quadratic and cubic Beziers, ellipse arcs, doodle polylines) are rendered twice from the same
-centrelines with the core ``curve`` renderer (:func:`common.renderers.curve.render_curves`):
+(straight lines, quadratic and cubic Beziers, ellipse arcs, doodle polylines; about a third of them start on
+an earlier stroke, making T-junctions) are rendered twice from the same centrelines with the core ``curve``
+renderer (:func:`common.renderers.curve.render_curves`):
 
-- input: thin uniform lines, 1-1.5 px wide, gray 0-0.3, anti-aliased or hard-thresholded, with damage that
-  exists in the input only: control-point jitter, doubled strokes, small disc gaps, speckle dots, light blur;
+- input: the damage model of :mod:`linerefiner.damage` (pen 1-4 px, anti-aliased or hard; gaps of 1-12 px
+  along strokes and at junctions; specks and dust; jittered double lines; scanner blur; gray, uneven paper;
+  noise), which also returns the ground truth the metrics need (each gap's two stroke ends, speck labels);
 - target: the clean centrelines in a named :data:`STYLES` entry (pressure taper, nib width from direction,
-  ink darkness). The style parameters are fixed per style (a pen, not a random pen), so the mapping is
-  learnable by a network with a 19 px receptive field.
+  ink darkness) on white paper of exactly 1.0. The style parameters are fixed per style (a pen, not a
+  random pen), so the mapping is learnable.
 
 Geometry is generated in pixels (so widths and shape sizes mean the same on any canvas size) and converted to
 the ``curve`` format (normalised control points, widths as fractions of min(H, W)) at render time.
-The same ``seed`` always gives the same pair (numpy ``default_rng(seed)`` drives every random choice).
+The same ``seed`` always gives the same pair (numpy ``default_rng(seed)`` drives every random choice);
+seeds >= :data:`HELDOUT_SEED_BASE` are held out (:func:`heldout_samples`).
 
 Real pairs in the original's layout (``DIR/inputs/NAME`` and ``DIR/targets/NAME``) are read by
 :class:`FolderPairs`; :func:`training_batch` mixes them with synthetic pairs.
@@ -30,6 +33,7 @@ import torch
 
 from common.errors import ImageLoadError, UserError
 from common.renderers.curve import render_curves
+from linerefiner.damage import ArcStroke, Gap, damage_drawing
 
 #: Width samples T per cubic segment passed to the renderer (widths ``(1, N, T)``).
 WIDTH_SAMPLES = 6
@@ -169,16 +173,39 @@ def random_stroke(rng: np.random.Generator, height: int, width: int) -> np.ndarr
     return np.stack([_line(a, b)[0] for a, b in zip(pts[:-1], pts[1:], strict=True)])
 
 
-def random_drawing(seed: int, height: int, width: int, density: float | None = None) -> list[np.ndarray]:
-    """The strokes of one drawing: a list of ``(K, 4, 2)`` pixel arrays.
+#: Probability that a stroke (after the first) starts on an earlier stroke, making a T-junction.
+JOIN_P = 0.35
 
-    ``density``: strokes per 256 x 256 px (default: random 4-12 from the seed). Deterministic per seed.
+
+def drawing_geometry(
+    seed: int, height: int, width: int, density: float | None = None
+) -> tuple[list[np.ndarray], list[bool]]:
+    """The strokes of one drawing and their junctions.
+
+    Returns ``(strokes, joins)``: strokes are ``(K, 4, 2)`` pixel arrays; ``joins[i]`` is True when stroke
+    ``i`` was moved so that it starts on a random point of an earlier stroke (a T-junction, p =
+    :data:`JOIN_P`). ``density``: strokes per 256 x 256 px (default: random 4-12 from the seed).
+    Deterministic per seed.
     """
     rng = np.random.default_rng([seed, 1])
     if density is None:
         density = rng.uniform(4, 12)
     n = max(1, int(round(density * height * width / 65536)))
-    return [random_stroke(rng, height, width) for _ in range(n)]
+    strokes, joins = [], []
+    for i in range(n):
+        s = random_stroke(rng, height, width)
+        joined = i > 0 and rng.random() < JOIN_P
+        if joined:
+            other = ArcStroke(strokes[int(rng.integers(i))])
+            s = s - s[0, 0] + other.point(rng.uniform(0.1, 0.9) * other.length)
+        strokes.append(s)
+        joins.append(bool(joined))
+    return strokes, joins
+
+
+def random_drawing(seed: int, height: int, width: int, density: float | None = None) -> list[np.ndarray]:
+    """The strokes of one drawing (:func:`drawing_geometry` without the junction flags)."""
+    return drawing_geometry(seed, height, width, density)[0]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -290,47 +317,66 @@ def points_on_strokes(strokes: list[np.ndarray], rng: np.random.Generator, m: in
 
 
 def render_input(
-    strokes: list[np.ndarray], rng: np.random.Generator, height: int, width: int, damage: bool = True
+    strokes: list[np.ndarray],
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    damage: bool = True,
+    joins: list[bool] | None = None,
 ) -> np.ndarray:
-    """Thin uniform-width rendering of ``strokes`` with input-only damage: ``(H, W)`` float32 in [0, 1].
+    """Input rendering of ``strokes``: ``(H, W)`` float32 in [0, 1].
 
-    Line width 1-1.5 px and gray 0-0.3 per drawing; with ``damage``: control-point jitter (sigma 0-0.6 px),
-    doubled strokes (p = 0.15 each, offset 0.7-2 px), 0-3 disc gaps (radius 1-2.5 px) per 256^2 px,
-    speckle (0-12 dots per 256^2 px), hard thresholding (p = 0.3, no anti-aliasing) and blur (p = 0.4,
-    sigma 0.3-0.7 px).
+    With ``damage`` the :func:`linerefiner.damage.damage_drawing` model (gaps, specks, dust, double lines,
+    pen width 1-4 px, blur, gray paper); without, clean 1-1.5 px uniform lines of gray 0-0.3.
     """
+    if damage:
+        joins = [False] * len(strokes) if joins is None else joins
+        return damage_drawing(strokes, joins, rng, height, width, render_segments).image
     if not strokes:
         return np.ones((height, width), np.float32)
-    area = height * width / 65536
     line_w = rng.uniform(1.0, 1.5)
     gray = rng.uniform(0.0, 0.3)
-    segs = []
-    jitter = rng.uniform(0, 0.6) if damage else 0.0
-    for s in strokes:
-        segs.append(s + rng.normal(0, jitter, s.shape) if jitter else s)
-        if damage and rng.random() < 0.15:
-            segs.append(
-                s + rng.uniform(0.7, 2.0) * rng.choice([-1, 1], 2) + rng.normal(0, jitter + 0.2, s.shape)
-            )
-    segs = np.concatenate(segs)
-    img = render_segments(segs, np.full(len(segs), line_w), np.full(len(segs), gray), height, width)
-    if not damage:
-        return img
-    if rng.random() < 0.3:  # hard-edged (not anti-aliased) scan
-        img = np.where(img < 0.5 + 0.5 * gray, gray, 1.0).astype(np.float32)
-    n_gaps = int(rng.poisson(rng.uniform(0, 3) * area))
-    if n_gaps:
-        gaps = disc_coverage(rng, points_on_strokes(strokes, rng, n_gaps), 1.0, 2.5, height, width)
-        img = img + (1 - img) * gaps
-    n_speck = int(rng.poisson(rng.uniform(0, 12) * area))
-    if n_speck:
-        specks = disc_coverage(
-            rng, rng.uniform([0, 0], [width, height], (n_speck, 2)), 0.4, 1.0, height, width
-        )
-        img = img * (1 - specks * rng.uniform(0.3, 0.8))
-    if rng.random() < 0.4:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.7))
-    return np.clip(img, 0, 1).astype(np.float32)
+    segs = np.concatenate(strokes)
+    return render_segments(segs, np.full(len(segs), line_w), np.full(len(segs), gray), height, width)
+
+
+@dataclass
+class SynthSample:
+    """One synthetic pair with the ground truth of its damage (what ``linerefiner.metrics`` needs).
+
+    ``input``, ``target``: ``(H, W)`` float32 in [0, 1], dark lines on white. ``gaps``: the
+    :class:`linerefiner.damage.Gap` list (empty without damage). ``specks``: ``(H, W)`` int32 speck labels
+    (0 = none). ``strokes``: the clean centrelines ``(K, 4, 2)`` px.
+    """
+
+    input: np.ndarray
+    target: np.ndarray
+    gaps: list[Gap]
+    specks: np.ndarray
+    strokes: list[np.ndarray]
+
+
+def make_sample(
+    seed: int,
+    height: int = 256,
+    width: int | None = None,
+    style: str = "taper",
+    damage: bool = True,
+    density: float | None = None,
+) -> SynthSample:
+    """One synthetic pair with its gaps and specks; same arguments, same sample (see :func:`make_pair`)."""
+    width = height if width is None else width
+    st = get_style(style)
+    strokes, joins = drawing_geometry(seed, height, width, density)
+    rng = np.random.default_rng([seed, 2])
+    if damage:
+        d = damage_drawing(strokes, joins, rng, height, width, render_segments)
+        x, gaps, specks = d.image, d.gaps, d.specks
+    else:
+        x, gaps = render_input(strokes, rng, height, width, damage=False), []
+        specks = np.zeros((height, width), np.int32)
+    y = render_target(strokes, st, height, width)
+    return SynthSample(x, y, gaps, specks, strokes)
 
 
 def make_pair(
@@ -352,13 +398,8 @@ def make_pair(
     Raises:
         UserError: unknown style.
     """
-    width = height if width is None else width
-    st = get_style(style)
-    strokes = random_drawing(seed, height, width, density)
-    rng = np.random.default_rng([seed, 2])
-    x = render_input(strokes, rng, height, width, damage)
-    y = render_target(strokes, st, height, width)
-    return torch.from_numpy(x)[None], torch.from_numpy(y)[None]
+    smp = make_sample(seed, height, width, style, damage, density)
+    return torch.from_numpy(smp.input)[None], torch.from_numpy(smp.target)[None]
 
 
 class FolderPairs:
@@ -432,3 +473,17 @@ def training_batch(
         xs.append(x)
         ys.append(y)
     return torch.stack(xs), torch.stack(ys)
+
+
+#: Strokes per 256^2 px of the held-out evaluation drawings (denser than ``random_drawing``'s 4-12, so a
+#: 128 px drawing carries a few gaps).
+HELDOUT_DENSITY = 20.0
+
+
+def heldout_samples(style: str, n: int, size: int = 128, offset: int = 0) -> list[SynthSample]:
+    """``n`` held-out samples (seeds ``HELDOUT_SEED_BASE + offset + i``) of ``size`` px, density
+    :data:`HELDOUT_DENSITY`: the bench uses offset 0, the trainer's validation offset 500,000."""
+    return [
+        make_sample(HELDOUT_SEED_BASE + offset + i, size, size, style, density=HELDOUT_DENSITY)
+        for i in range(n)
+    ]

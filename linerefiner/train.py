@@ -13,13 +13,12 @@ over). ``--export PATH`` also writes a shippable fp16 generator checkpoint with 
 
 from __future__ import annotations
 
-import json
 import platform
-import sys
-import time
+import shutil
 
 import torch
 
+from common.checkpoint import load_checkpoint
 from common.cli import (
     ArgumentParser,
     add_common_args,
@@ -31,11 +30,15 @@ from common.cli import (
     prepare_output_dir,
     run_main,
 )
-from common.device import cleanup_distributed, init_distributed
+from common.device import cleanup_distributed, init_distributed, unwrap_model
 from common.errors import UserError
-from linerefiner.model import RefinerConfig, count_parameters
-from linerefiner.synth import STYLES
-from linerefiner.training import Trainer
+from common.training import TrainLoop
+from linerefiner.model import RefinerConfig, count_parameters, receptive_radius
+from linerefiner.synth import STYLES, heldout_samples
+from linerefiner.training import Trainer, validate
+
+#: Seed offset of the validation pairs (the bench uses offset 0: the two never overlap below 500,000 pairs).
+VAL_OFFSET = 500_000
 
 
 def build_parser() -> ArgumentParser:
@@ -74,8 +77,17 @@ def build_parser() -> ArgumentParser:
         "--max_minutes", type=positive_float, default=None, help="stop (and save) after this wall time"
     )
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--export", default=None, help="also write a shippable fp16 generator checkpoint here")
-    p.add_argument("--restart", action="store_true", help="ignore OUTPUT_DIR/last.pt and start over")
+    p.add_argument(
+        "--export", default=None, help="at the end, copy the best (fp16, generator-only) checkpoint here"
+    )
+    p.add_argument(
+        "--restart", action="store_true", help="start over (the old files move to OUTPUT_DIR/previous_*)"
+    )
+    p.add_argument("--init", default=None, help="start the generator from this checkpoint's weights")
+    p.add_argument("--white_point", type=float_in(0.0, 1.0), default=d.white_point, help="0 = off")
+    p.add_argument("--diff_weight", type=non_negative_float, default=d.diff_weight)
+    p.add_argument("--val_every", type=positive_int, default=100, help="steps between validations")
+    p.add_argument("--val_pairs", type=positive_int, default=48, help="held-out validation pairs")
     p.add_argument(
         "--bf16", action="store_true", help="bfloat16 autocast forward passes (~1.7x faster on CPU)"
     )
@@ -107,6 +119,9 @@ def config_from_args(args) -> RefinerConfig:
         steps=args.steps,
         save_every=args.save_every,
         seed=args.seed,
+        bf16=args.bf16,
+        white_point=args.white_point,
+        diff_weight=args.diff_weight,
     )
 
 
@@ -116,66 +131,65 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     ctx = init_distributed(args.device)
     out = prepare_output_dir(args.output_dir)
-    last = out / "last.pt"
-    if last.exists() and not args.restart:
-        trainer = Trainer.resume(last, ctx.device, ctx.rank, ctx.world_size, steps=args.steps)
-        if ctx.is_main:
-            print(f"resuming {last} at step {trainer.step_count}", flush=True)
-    else:
-        trainer = Trainer(config_from_args(args), ctx.device, ctx.rank, ctx.world_size)
-    cfg = trainer.cfg
-    if ctx.is_main:
-        print(
-            f"G {count_parameters(trainer.G):,} params, D {count_parameters(trainer.D):,} params; "
-            f"style {cfg.style}, {cfg.steps} steps, batch {cfg.batch_size}x{cfg.crop_size}^2, "
-            f"world size {ctx.world_size}, device {ctx.device}",
-            flush=True,
-        )
+    resuming = (out / "last.pt").is_file() and not args.restart
+    cfg = config_from_args(args)
+    if resuming:  # the stored config defines the run; --steps may extend it
+        stored = RefinerConfig.from_dict(load_checkpoint(out / "last.pt", map_location="cpu")["config"])
+        stored.steps = cfg.steps
+        cfg = stored
+    trainer = Trainer(cfg, ctx.device, ctx.rank, ctx.world_size)
+    if args.init and not resuming:
+        trainer.init_generator(args.init)
     provenance = {
         "data": f"synthetic pairs (linerefiner.synth, style {cfg.style}, seeds < 1e9)"
         + (f" + real pairs {cfg.pairs_dir} ({cfg.real_fraction:.0%})" if cfg.pairs_dir else ""),
-        "command": "python linerefiner/train.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "hardware": f"{ctx.device} x{ctx.world_size}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads",
+        "init": args.init,
+        "validation": f"{args.val_pairs} held-out pairs of 128 px (seeds 1e9 + 500000 + i)",
     }
-    start = time.time()
-    try:
-        from tqdm import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=trainer.step_count, disable=not ctx.is_main, mininterval=5)
-        with open(out / "log.jsonl", "a") if ctx.is_main else open("/dev/null", "w") as log:
-            while trainer.step_count < cfg.steps:
-                logs = trainer.step()
-                bar.update(1)
-                bar.set_postfix(mse=f"{logs['g_mse']:.4f}", adv=f"{logs['g_adv']:.3f}", refresh=False)
-                if ctx.is_main and trainer.step_count % 10 == 0:
-                    log.write(json.dumps({"step": trainer.step_count, **logs}) + "\n")
-                    log.flush()
-                timed_out = args.max_minutes is not None and time.time() - start > 60 * args.max_minutes
-                if ctx.is_main and (
-                    trainer.step_count % cfg.save_every == 0 or timed_out or trainer.step_count == cfg.steps
-                ):
-                    trainer.save(last, provenance)
-                if timed_out:
-                    if ctx.is_main:
-                        print(
-                            f"stopping at step {trainer.step_count}: "
-                            f"--max_minutes {args.max_minutes} reached",
-                            flush=True,
-                        )
-                    break
-        bar.close()
+    def export(path, tag, metrics):
+        trainer.export(path, {**provenance, "wall_s": round(loop.wall_seconds(), 1), "tag": tag}, metrics,
+                       loop.step)  # fmt: skip
+
+    loop = TrainLoop(
+        out,
+        config=cfg.to_dict(),
+        state=trainer.state(),
+        max_steps=cfg.steps,
+        max_minutes=args.max_minutes or 0.0,
+        save_every=cfg.save_every,
+        best_metric="val_score",
+        best_mode="max",
+        export=export,
+        export_name="refiner",
+        fresh=args.restart,
+        ctx=ctx,
+        log_every=10,
+        provenance=provenance,
+    )
+    loop.resume()
+    loop.print(
+        f"G {count_parameters(trainer.G):,} params (receptive radius {receptive_radius(cfg)} px), "
+        f"D {count_parameters(trainer.D):,} params; style {cfg.style}, {cfg.steps} steps, "
+        f"batch {cfg.batch_size}x{cfg.crop_size}^2, world size {ctx.world_size}, device {ctx.device}"
+    )
+    samples = heldout_samples(cfg.style, args.val_pairs, 128, VAL_OFFSET) if ctx.is_main else []
+    try:
+        for step in loop.steps():
+            loop.log(step, **trainer.step(step))
+            if loop.due(step, every=args.val_every):
+                loop.report(
+                    step, **(validate(unwrap_model(trainer.G), samples, ctx.device) if ctx.is_main else {})
+                )
+        summary = loop.close()
+        if ctx.is_main and args.export:
+            best = out / "refiner_best.pt"
+            shutil.copyfile(best if best.is_file() else out / "refiner_last.pt", args.export)
+            loop.print(f"exported {'best' if best.is_file() else 'last'} generator to {args.export}")
         if ctx.is_main:
-            trainer.save(last, provenance)
-            if args.export:
-                provenance["wall_s"] = round(trainer.wall_s, 1)
-                provenance["steps"] = trainer.step_count
-                trainer.export(args.export, provenance)
-                print(f"exported {args.export}", flush=True)
-            print(
-                f"done: step {trainer.step_count}, losses {trainer.last}, train wall {trainer.wall_s:.0f} s",
-                flush=True,
-            )
+            print(f"done: {summary}", flush=True)
     finally:
         cleanup_distributed()
     return 0

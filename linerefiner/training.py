@@ -1,4 +1,4 @@
-"""LineRelifer training: losses, one adversarial step, resumable checkpoints (DDP-ready).
+"""LineRelifer training: losses, one adversarial step, held-out validation (DDP-ready; the loop is TrainLoop).
 
 Shapes: B batch, S crop size. Images in the losses are ``(B, 1, S, S)`` in [-1, 1] (paper = +1).
 
@@ -12,7 +12,6 @@ D discriminator logits, sigma the logistic function, BCE(p, l) = -[l log p + (1 
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import torch
@@ -21,9 +20,9 @@ from torch import nn
 
 from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from common.device import unwrap_model
-from common.image_io import save_json
+from linerefiner.metrics import score_drawing, summarise
 from linerefiner.model import LineDiscriminator, LineGenerator, RefinerConfig
-from linerefiner.synth import FolderPairs, training_batch
+from linerefiner.synth import FolderPairs, SynthSample, training_batch
 
 
 def to_signed(img: torch.Tensor) -> torch.Tensor:
@@ -37,18 +36,26 @@ def to_unit(img: torch.Tensor) -> torch.Tensor:
 
 
 def generator_loss(
-    fake: torch.Tensor, target: torch.Tensor, d_fake: torch.Tensor | None, cfg: RefinerConfig
+    fake: torch.Tensor,
+    target: torch.Tensor,
+    d_fake: torch.Tensor | None,
+    cfg: RefinerConfig,
+    weight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``L_G = mse_weight * MSE(fake, target) + adv_weight * BCE(D(fake), real)``.
 
     Args:
         fake, target: ``(B, 1, S, S)`` in [-1, 1]. d_fake: ``(B,)`` logits of D on ``fake``, or None to
-        skip the adversarial term (warm-up). cfg: weights.
+        skip the adversarial term (warm-up). cfg: weights. weight: optional ``(B, 1, S, S)`` per-pixel
+        MSE weights (``mean(weight * (fake - target)^2)``; see ``RefinerConfig.diff_weight``).
     Returns:
-        (scalar loss with graph, ``{"g_mse", "g_adv", "g_total"}`` floats).
+        (scalar loss with graph, ``{"g_mse", "g_adv", "g_total"}`` floats; ``g_mse`` is the unweighted MSE).
     """
     mse = F.mse_loss(fake, target)
-    total = cfg.mse_weight * mse
+    if weight is not None:
+        total = cfg.mse_weight * (weight * (fake - target) ** 2).mean()
+    else:
+        total = cfg.mse_weight * mse
     adv = torch.zeros((), device=fake.device)
     if d_fake is not None and cfg.adv_weight > 0:
         adv = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
@@ -67,6 +74,9 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[torc
 
 class Trainer:
     """Generator + discriminator + Adam optimisers; :meth:`step` runs one iteration (D step, then G step).
+
+    The loop around it (resume, keep-best, saving, stopping) is :class:`common.training.TrainLoop`, fed with
+    :meth:`state`.
 
     Args:
         cfg: the run's :class:`RefinerConfig`. device: where to train. rank, world_size: DDP position
@@ -88,9 +98,20 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
         self.real = FolderPairs(cfg.pairs_dir) if cfg.pairs_dir else None
-        self.step_count = 0
-        self.wall_s = 0.0
         self.last: dict[str, float] = {}
+
+    def state(self) -> dict[str, object]:
+        """What a checkpoint holds: ``{"model": G, "D": D, "opt_g": ..., "opt_d": ...}`` (for TrainLoop)."""
+        return {"model": self.G, "D": self.D, "opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def init_generator(self, path: str | Path) -> None:
+        """Start G from the generator weights of another checkpoint of the same architecture (warm start).
+
+        Raises:
+            CheckpointError: missing/corrupt file, or weights of another architecture.
+        """
+        ck = load_checkpoint(path, map_location="cpu")
+        load_model_state(unwrap_model(self.G), ck["model"])
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets of ``step``, ``(B, 1, S, S)`` in [-1, 1] on the training device."""
@@ -106,15 +127,14 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def step(self) -> dict[str, float]:
-        """One iteration on the batch of the current step; returns the losses as floats."""
-        t0 = time.perf_counter()
+    def step(self, step: int) -> dict[str, float]:
+        """One iteration on the batch of ``step`` (0-based); returns the losses as floats."""
         self.G.train()
         self.D.train()
-        x, y = self.batch(self.step_count)
+        x, y = self.batch(step)
         with self._autocast():
             fake = self.G(x).float()
-        adversarial = self.cfg.adv_weight > 0 and self.step_count >= self.cfg.adv_warmup
+        adversarial = self.cfg.adv_weight > 0 and step >= self.cfg.adv_warmup
         logs: dict[str, float] = {}
         if adversarial:
             with self._autocast():
@@ -128,13 +148,14 @@ class Trainer:
         if adversarial:
             with self._autocast():
                 d_fake_g = self.D(fake).float()
-        g_loss, g_logs = generator_loss(fake, y, d_fake_g, self.cfg)
+        weight = None
+        if self.cfg.diff_weight > 0:  # |x - y| in [0, 1] units = (|x - y| in [-1, 1] units) / 2
+            weight = 1.0 + self.cfg.diff_weight * 0.5 * (x - y).abs()
+        g_loss, g_logs = generator_loss(fake, y, d_fake_g, self.cfg, weight)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
         logs.update(g_logs)
-        self.step_count += 1
-        self.wall_s += time.perf_counter() - t0
         self.last = logs
         return logs
 
@@ -145,64 +166,38 @@ class Trainer:
         out = self.G(to_signed(x).to(self.device))
         return F.mse_loss(out, to_signed(y).to(self.device)).item()
 
-    def save(self, path: str | Path, provenance: dict | None = None) -> Path:
-        """Resumable checkpoint (G weights as the model, D and both optimisers too) + ``config.json``."""
-        path = Path(path)
-        save_checkpoint(
-            path,
-            model_state=unwrap_model(self.G).state_dict(),
-            config=self.cfg.to_dict(),
-            step=self.step_count,
-            metrics=self.last,
-            provenance=provenance or {},
-            optimizer_state={"G": self.opt_g.state_dict(), "D": self.opt_d.state_dict()},
-            extra={"discriminator": unwrap_model(self.D).state_dict(), "wall_s": self.wall_s},
-        )
-        save_json(self.cfg.to_dict(), path.parent / "config.json")
-        return path
-
-    def export(self, path: str | Path, provenance: dict) -> Path:
+    def export(self, path: str | Path, provenance: dict, metrics: dict | None = None, step: int = 0) -> Path:
         """Shippable checkpoint: generator weights only, in fp16, with metrics and provenance."""
         return save_checkpoint(
             path,
             model_state=unwrap_model(self.G).state_dict(),
             config=self.cfg.to_dict(),
-            step=self.step_count,
-            metrics=self.last,
+            step=step,
+            metrics=metrics if metrics is not None else self.last,
             provenance=provenance,
             half=True,
         )
 
-    @classmethod
-    def resume(
-        cls,
-        path: str | Path,
-        device: torch.device | str = "cpu",
-        rank: int = 0,
-        world_size: int = 1,
-        steps: int | None = None,
-    ) -> Trainer:
-        """Rebuild a trainer from :meth:`save` output (config from the file; ``steps`` may extend the run).
 
-        Raises:
-            CheckpointError: missing/corrupt file or one without the resume state.
-        """
-        from common.errors import CheckpointError
+@torch.no_grad()
+def validate(
+    g: nn.Module, samples: list[SynthSample], device: torch.device | str = "cpu"
+) -> dict[str, float]:
+    """The held-out figures of :mod:`linerefiner.metrics` for generator ``g`` (run in eval mode, fp32).
 
-        ck = load_checkpoint(path, map_location="cpu")
-        if not ck.get("optimizer") or not ck.get("extra") or "discriminator" not in ck["extra"]:
-            raise CheckpointError(
-                f"{path} has no optimiser/discriminator state (a shipped fp16 file?); cannot resume from it"
-            )
-        cfg = RefinerConfig.from_dict(ck["config"])
-        if steps is not None:
-            cfg.steps = steps
-        tr = cls(cfg, device, rank, world_size)
-        load_model_state(tr.G, ck["model"])
-        load_model_state(tr.D, ck["extra"]["discriminator"])
-        tr.opt_g.load_state_dict(ck["optimizer"]["G"])
-        tr.opt_d.load_state_dict(ck["optimizer"]["D"])
-        tr.step_count = int(ck["step"])
-        tr.wall_s = float(ck["extra"].get("wall_s", 0.0))
-        tr.last = dict(ck["metrics"])
-        return tr
+    Args:
+        g: generator (train mode is restored afterwards). samples: held-out
+            :class:`~linerefiner.synth.SynthSample` list (:func:`~linerefiner.synth.heldout_samples`).
+    Returns:
+        :func:`linerefiner.metrics.summarise` keys with a ``val_`` prefix (``val_score`` = gaps <= 8 px
+        closed x line F1, the keep-best figure).
+    """
+    was_training = g.training
+    g.eval()
+    scores = []
+    for smp in samples:
+        x = torch.from_numpy(smp.input)[None, None].to(device)
+        out = to_unit(g(to_signed(x)).float())[0, 0].cpu().numpy()
+        scores.append(score_drawing(out, smp.input, smp.target, smp.gaps, smp.specks))
+    g.train(was_training)
+    return {f"val_{k}": float(v) for k, v in summarise(scores).items()}
