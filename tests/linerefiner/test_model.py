@@ -39,7 +39,7 @@ def test_shapes_and_sizes():
     g, d = LineGenerator(cfg), LineDiscriminator(cfg)
     assert 0.25e6 < count_parameters(g) < 0.35e6  # "about 0.3M" (reference B.1)
     y = g(torch.rand(2, 1, 37, 53) * 2 - 1)
-    assert y.shape == (2, 1, 37, 53) and y.abs().max() < 1
+    assert y.shape == (2, 1, 37, 53) and y.min() > -1 and y.max() <= 1
     assert d(torch.rand(2, 1, 256, 256)).shape == (2,)
     with pytest.raises(ValueError, match="LineDiscriminator expects"):
         d(torch.rand(2, 1, 128, 128))
@@ -99,3 +99,18 @@ def test_postprocess():
     img = torch.tensor([0.2, 0.5, 0.9]).view(1, 1, 1, 3)
     assert postprocess(img, threshold=0.6).flatten().tolist() == [0.0, 0.0, 1.0]
     assert torch.allclose(postprocess(img, curve=2.0), img**2)
+
+
+def test_white_point_levels_make_paper_exactly_white():
+    cfg = RefinerConfig(channels=8, blocks=1, white_point=0.9)
+    g = LineGenerator(cfg).eval()
+    x = torch.zeros(1, 1, 8, 8)
+    with torch.no_grad():
+        g.tail.weight.zero_()  # the output is tanh(bias) everywhere
+        g.tail.bias.fill_(0.3)  # raw u = (1 + tanh 0.3) / 2 = 0.646 < 0.9: stretched to 0.646 / 0.9
+        u = (g(x) + 1) / 2
+        assert torch.allclose(u, torch.full_like(u, (1 + torch.tanh(torch.tensor(0.3)).item()) / 2 / 0.9))
+        g.tail.bias.fill_(2.0)  # raw u = 0.982 > 0.9: paper, exactly 1.0
+        assert (g(x) == 1.0).all()
+    old = RefinerConfig.from_dict({"channels": 8})  # a checkpoint from before the white point
+    assert old.white_point == 0.0 and RefinerConfig().white_point == 0.95

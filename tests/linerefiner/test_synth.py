@@ -76,3 +76,38 @@ def test_folder_pairs(tmp_path):
     save_image(x[None], tmp_path / "inputs" / "b.png")
     with pytest.raises(ImageLoadError, match="no target"):
         FolderPairs(tmp_path)
+
+
+def test_damage_records_real_gaps_and_specks():
+    from linerefiner.metrics import gap_connected, ink
+    from linerefiner.synth import make_sample
+
+    kinds, lengths, target_joins, input_splits, specks_dark = set(), [], [], [], []
+    for seed in range(10**9, 10**9 + 12):
+        s = make_sample(seed, 128, 128, "taper", density=20)
+        for g in s.gaps:
+            kinds.add(g.kind)
+            lengths.append(g.length)
+            target_joins.append(gap_connected(ink(s.target), g))
+            input_splits.append(not gap_connected(ink(s.input), g))
+        for k in range(1, int(s.specks.max()) + 1):
+            specks_dark.append(float(s.input[s.specks == k].min()) < 0.9)
+    assert kinds == {"stroke", "junction"} and len(lengths) > 20
+    assert 1.0 <= min(lengths) and max(lengths) <= 12.0 and max(lengths) > 9 and min(lengths) < 3
+    assert np.mean(target_joins) > 0.9  # the target draws the stroke through every gap
+    assert np.mean(input_splits) > 0.6  # most cut gaps are open in the thresholded input
+    assert specks_dark and np.mean(specks_dark) > 0.9
+
+
+def test_pen_width_and_paper_vary_between_drawings():
+    from linerefiner.damage import damage_drawing
+    from linerefiner.synth import drawing_geometry, render_segments
+
+    pens, papers = [], []
+    for seed in range(40):
+        strokes, joins = drawing_geometry(seed, 64, 64, 10)
+        d = damage_drawing(strokes, joins, np.random.default_rng(seed), 64, 64, render_segments)
+        pens.append(d.pen_width)
+        papers.append(d.paper)
+    assert 1.0 <= min(pens) < 1.5 and 3.0 < max(pens) <= 4.0
+    assert min(papers) < 0.85 and max(papers) == 1.0
