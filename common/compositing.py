@@ -318,8 +318,8 @@ def composite_entries(
         per_entry_color: ``color`` is ``(E, C)``.
 
     Returns:
-        ``(B, C, H, W)`` composited canvas (a channel-last tensor seen as NCHW), differentiable in
-        ``canvas``, ``alpha`` and ``color``.
+        ``(B, C, H, W)`` composited canvas (contiguous), differentiable in ``canvas``, ``alpha`` and
+        ``color``.
 
     Raises:
         ValueError: inconsistent shapes.
@@ -349,7 +349,7 @@ def composite_entries(
     out = _OverEntries.apply(
         flat, alpha, color.to(alpha.dtype), None if per_entry_color else stroke, pix, offsets
     )
-    return out.view(b, h, w, ch).permute(0, 3, 1, 2)
+    return out.view(b, h, w, ch).permute(0, 3, 1, 2).contiguous()
 
 
 def patch_entries(

@@ -1,5 +1,30 @@
 """Benchmark of the differentiable stroke renderers (forward + backward) and their peak memory.
 
+    python scripts/bench_renderers.py --compare --threads 1   # issue 12: old path vs box-over, side by side
+    python scripts/bench_renderers.py --compare --workloads segpaint,sketch --timeout 120
+
+``--compare`` (issue 12) runs every workload below twice, each in a fresh subprocess: ``old`` = the renderers
+as they were at ``scripts.baseline.BASELINE_COMMIT`` (loaded from git history, the compositing of every
+renderer before the box-over operation) and ``new`` = this tree. Per run: seconds per pass (median of
+``--reps`` after a warm-up; the two large ones run once, no warm-up), strokes per second, peak resident set
+size and its growth during the run (CUDA: ``max_memory_allocated``), and the fraction of the machine's
+arithmetic peak: element operations of the pass (every non-view aten op counts one operation per output
+element, forward and backward, counted in an extra pass with a dispatch mode; a lower bound of the FLOPs)
+per second, over the float32 matrix-multiply rate measured at the start of the same run (2 n^3 / t,
+n = 2048). Workloads (the issue's):
+
+- ``segpaint``: bezier13 as segpaint paints, ``segpaint.painter.render_windows`` forward + L1 backward on 25
+  windows of 128 px (a 512-px image) for each of its four passes (16 / 36 / 49 / 64 strokes per window,
+  brushes 0.8 / 0.4 / 0.2 / 0.1, strokes from ``init_strokes``): one pass = all four, 4125 strokes;
+- ``sketch``: curve, 64 strokes at 224 x 224, forward + backward (one sketch iteration's rendering);
+- ``curve10k``: curve, 10,000 strokes at 1024 x 1024, forward + backward;
+- ``dots50k``: dots, 50,000 dots at 2048 x 2048, forward only;
+- ``oil``: oil, 1000 strokes at 512 x 512, forward + backward.
+
+A run that exceeds ``--timeout`` seconds or ``--memory_kill_gb`` is killed and reported as such.
+
+The other modes (below) compare the analytic renderers with the neural FCN:
+
     python scripts/bench_renderers.py                       # full run, 2 threads, CPU (about 10-20 min)
     python scripts/bench_renderers.py --skip_memory --min_seconds 1
     python scripts/bench_renderers.py --skip_speed --renderers oil,bezier13,curve,dots   # memory only
@@ -30,6 +55,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -282,6 +308,231 @@ def run_memory(name: str, args) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# --compare: today's path (git history) against the box-over path, per workload (issue 12)
+
+WORKLOADS = ("segpaint", "sketch", "curve10k", "dots50k", "oil")
+_SEGPAINT_PASSES = ((16, 0.8, 0.2), (36, 0.4, 0.1), (49, 0.2, 0.05), (64, 0.1, 0.05))  # T, brush, sigma
+
+
+def _renderer_modules(version: str) -> dict:
+    """``{"oil", "bezier13", "curve", "dots", "painter"}`` modules of one version (``old`` from git)."""
+    import importlib
+
+    names = {
+        "oil": "common.renderers.oil",
+        "bezier13": "common.renderers.bezier13",
+        "curve": "common.renderers.curve",
+        "dots": "common.renderers.dots",
+        "painter": "segpaint.painter",
+    }
+    if version == "new":
+        return {k: importlib.import_module(v) for k, v in names.items()}
+    from scripts.baseline import load_baseline
+
+    base = ("common.compositing",)
+    mods = {k: load_baseline(v, redirect=base) for k, v in names.items() if k != "painter"}
+    mods["painter"] = load_baseline("segpaint.painter", redirect=(*base, "common.renderers.bezier13"))
+    return mods
+
+
+def build_workload(name: str, version: str, device: torch.device):
+    """``(step, strokes per pass, forward_only)`` for one workload; ``step()`` runs one pass."""
+    mods = _renderer_modules(version)
+    gen = torch.Generator().manual_seed(0)
+    if name == "segpaint":
+        painter, sets = mods["painter"], []
+        r_lo = painter.min_radius_unit(512, 512, 128, 128)
+        for t, brush, sigma in _SEGPAINT_PASSES:
+            target = torch.rand(25, 3, 128, 128, generator=gen)
+            base = torch.rand(25, 3, 128, 128, generator=gen)
+            raw = painter.init_strokes(target, t, sigma, brush, gen)
+            p = painter.constrain(raw, r_lo, brush).to(device).requires_grad_(True)
+            sets.append((p, base.to(device), target.to(device)))
+
+        def step() -> None:
+            for p, base, target in sets:
+                p.grad = None
+                (painter.render_windows(p, base, painter.analytic_alpha) - target).abs().mean().backward()
+
+        return step, 25 * sum(t for t, _, _ in _SEGPAINT_PASSES), False
+    fmt, n, size, fwd_only = {
+        "sketch": ("curve", 64, 224, False),
+        "curve10k": ("curve", 10_000, 1024, False),
+        "dots50k": ("dots", 50_000, 2048, True),
+        "oil": ("oil", 1000, 512, False),
+    }[name]
+    strokes = {
+        k: v.to(device).requires_grad_(v.is_floating_point() and not fwd_only)
+        for k, v in make_strokes(fmt, 1, n, size, gen).items()
+    }
+    canvas = torch.ones(1, 3, size, size, device=device)
+    target = torch.rand(1, 3, size, size, generator=gen).to(device)
+    m = mods[fmt]
+    render = {
+        "oil": lambda s, c: m.render_oil(s["params"], c),
+        "curve": lambda s, c: m.render_curves(s["control_points"], s["widths"], s["colors"], c),
+        "dots": lambda s, c: m.render_dots(s["centers"], s["radii"], s["colors"], c),
+    }[fmt]
+
+    def step() -> None:
+        if fwd_only:
+            with torch.no_grad():
+                render(strokes, canvas)
+            return
+        for v in strokes.values():
+            v.grad = None
+        (render(strokes, canvas) - target).abs().mean().backward()
+
+    return step, n, fwd_only
+
+
+def count_element_ops(fn: Callable[[], None]) -> int:
+    """Elements written by every non-view aten op that ``fn()`` runs (forward and backward): a lower
+    bound of its arithmetic operations (a fused multiply-add or a transcendental counts once)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Counter(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not getattr(func, "is_view", False):
+                for t in out if isinstance(out, (tuple, list)) else (out,):
+                    if isinstance(t, torch.Tensor):
+                        Counter.total += t.numel()
+            return out
+
+    with Counter():
+        fn()
+    return Counter.total
+
+
+def matmul_peak(device: torch.device, n: int = 2048, reps: int = 5) -> float:
+    """Float32 matrix-multiply rate in FLOP/s (best of ``reps``, 2 n^3 per product) at the current threads."""
+    a = torch.rand(n, n, device=device)
+    b = torch.rand(n, n, device=device)
+    torch.mm(a, b)
+    _sync(device)
+    best = math.inf
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def workload_child(name: str, version: str, device: torch.device, reps: int, count_ops: bool) -> dict:
+    """In a fresh process: time, memory and element operations of one workload and version."""
+    step, strokes, fwd_only = build_workload(name, version, device)
+    before_mb = _rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    big = name in ("curve10k", "dots50k")
+    times, cpus = [], []
+    for i in range(1 if big else reps + 1):
+        start, cpu = time.perf_counter(), time.process_time()
+        step()
+        _sync(device)
+        if big or i > 0:  # the first small pass is the warm-up
+            times.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)
+    sec = sorted(times)[len(times) // 2]
+    result = {
+        "workload": name,
+        "version": version,
+        "strokes": strokes,
+        "forward_only": fwd_only,
+        "seconds": sec,
+        "cpu_seconds": sorted(cpus)[len(cpus) // 2],
+        "strokes_per_s": strokes / sec,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "rss_before_mb": before_mb,
+        "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        result["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    if count_ops:
+        result["element_ops"] = count_element_ops(step)
+    return result
+
+
+def run_workload(name: str, version: str, args) -> dict:
+    """One workload and version in a subprocess, killed above ``--memory_kill_gb`` or ``--timeout`` s."""
+    cmd = [
+        sys.executable, "-m", "scripts.bench_renderers", "--workload_child", f"{name}:{version}",
+        "--device", args.device, "--threads", str(torch.get_num_threads()), "--reps", str(args.reps),
+    ] + (["--no_count_ops"] if args.no_count_ops else [])  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start, peak = time.perf_counter(), 0.0
+    while proc.poll() is None:
+        peak = max(peak, _child_rss_mb(proc.pid))
+        elapsed = time.perf_counter() - start
+        if peak > args.memory_kill_gb * 1024 or elapsed > args.timeout:
+            proc.kill()
+            proc.wait()
+            why = (
+                f"over {args.memory_kill_gb:g} GB"
+                if elapsed <= args.timeout
+                else f"not done in {args.timeout} s"
+            )
+            return {"workload": name, "version": version, "error": f"killed: {why} (RSS seen {peak:.0f} MB)"}
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        tail = (err.strip().splitlines() or ["?"])[-1]
+        return {"workload": name, "version": version, "error": f"exit {proc.returncode}: {tail[:200]}"}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare(args, device: torch.device) -> dict:
+    """The --compare table: old vs new for each workload, with the matmul peak of this run."""
+    names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown:
+        raise SystemExit(f"error: unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
+    peak = matmul_peak(device)
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s); float32 matmul "
+        f"peak {peak / 1e9:.1f} GFLOP/s; load {os.getloadavg()[0]:.2f} (shared machine: ratios count)",
+        flush=True,
+    )
+    rows = []
+    for name in names:
+        for version in ("old", "new"):
+            row = run_workload(name, version, args)
+            row["load_average"] = os.getloadavg()[0]
+            rows.append(row)
+            print(f"  {name:9s} {version}: {json.dumps(row)}", flush=True)
+    print()
+    head = (
+        f"{'workload':9s} {'path':4s} | {'s/pass':>8s}"
+        + f" {'strokes/s':>10s} | {'peak RSS MB':>11s} {'grow':>9s}"
+    )
+    print(head + f" | {'Gop/s':>6s} {'% peak':>7s} | {'new/old':>7s} | load")
+    print("-" * (len(head) + 40))
+    by = {(r["workload"], r["version"]): r for r in rows}
+    for r in rows:
+        if "error" in r:
+            print(f"{r['workload']:9s} {r['version']:4s} | {r['error']} | load {r['load_average']:.1f}")
+            continue
+        ops = r.get("element_ops")
+        gops = f"{ops / r['seconds'] / 1e9:6.2f}" if ops else "     -"
+        frac = f"{100 * ops / r['seconds'] / peak:6.2f}%" if ops else "      -"
+        old = by.get((r["workload"], "old"), {})
+        speed = ""
+        if r["version"] == "new":
+            speed = f"{old['seconds'] / r['seconds']:6.2f}x" if "seconds" in old else "  (old failed)"
+        grow = r["peak_rss_mb"] - r["rss_before_mb"]
+        print(
+            f"{r['workload']:9s} {r['version']:4s} | {r['seconds']:8.2f} {r['strokes_per_s']:10.0f} | "
+            f"{r['peak_rss_mb']:11.0f} {grow:+9.0f} | {gops} {frac} | {speed:>7s} | "
+            f"load {r['load_average']:.1f}"
+        )
+    return {"matmul_flops": peak, "rows": rows}
+
+
+# ----------------------------------------------------------------------------------------------------------
 
 
 def main(argv=None) -> int:
@@ -308,12 +559,35 @@ def main(argv=None) -> int:
     parser.add_argument("--skip_speed", action="store_true", help="only the memory runs")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--memory_child", default=None, help=argparse_hidden())
+    parser.add_argument("--compare", action="store_true", help="issue 12: old vs box-over path per workload")
+    parser.add_argument(
+        "--workloads", default=",".join(WORKLOADS), help=f"with --compare: {','.join(WORKLOADS)}"
+    )
+    parser.add_argument(
+        "--reps", type=positive_int, default=3, help="with --compare: timed passes (small loads)"
+    )
+    parser.add_argument("--timeout", type=positive_int, default=300, help="with --compare: seconds per run")
+    parser.add_argument(
+        "--no_count_ops", action="store_true", help="with --compare: skip the op-counting pass"
+    )
+    parser.add_argument("--workload_child", default=None, help=argparse_hidden())
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     device = get_device(args.device)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.memory_strokes, args.memory_size, device)))
+        return 0
+    if args.workload_child:
+        name, version = args.workload_child.split(":")
+        print(json.dumps(workload_child(name, version, device, args.reps, not args.no_count_ops)))
+        return 0
+    if args.compare:
+        result = compare(args, device)
+        if args.json:
+            from common.image_io import save_json
+
+            save_json({"args": vars(args), "device": str(device), **result}, args.json)
         return 0
 
     names = [r.strip() for r in args.renderers.split(",") if r.strip()]

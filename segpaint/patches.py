@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from common.compositing import composite_over_region
+
 
 def grid_starts(size: int, patch: int, overlap: int) -> list[int]:
     """Window start offsets along one side so that windows of ``patch`` px cover ``[0, size)`` and neighbours
@@ -79,13 +81,12 @@ def paste_blend(canvas: torch.Tensor, patches: torch.Tensor, windows, overlap: i
 
 def paste_window(canvas: torch.Tensor, patch: torch.Tensor, window, overlap: int) -> torch.Tensor:
     """Paste one attention window over the canvas: its inner part as is, a linear ramp over the ``overlap``
-    px border blended into the existing canvas (the release's selective pasting). (1,3,H,W) -> (1,3,H,W)."""
+    px border blended into the existing canvas (the release's selective pasting): "over" with the window
+    weight as alpha (``common.compositing.composite_over_region``). (1,3,H,W) -> (1,3,H,W)."""
     H, W = canvas.shape[-2:]
     t, l, h, w = window
     wt = window_weight(window, H, W, overlap, canvas)
-    out = canvas.clone()
-    out[:, :, t : t + h, l : l + w] = canvas[:, :, t : t + h, l : l + w] * (1 - wt) + patch * wt
-    return out
+    return composite_over_region(canvas, patch, wt.expand(patch.shape[0], 1, h, w), t, l)
 
 
 def attention_windows(

@@ -29,9 +29,11 @@ widths almost everywhere; gradients live in the 1 px anti-aliasing band, as with
 Compositing is "over", in stroke order: ``canvas <- canvas * (1 - a_i) + rgb_i * a_i`` with
 ``a_i = A_i * alpha_i``. :func:`render_curves` evaluates each chord of each stroke only in a small window
 around it and merges the chords into the stroke's bounding-box patch (scatter ``amin``), in chunks of
-strokes, so memory is bounded by ``chunk * patch`` and never by ``N * H * W``. :func:`curve_alpha` is the
-direct full-canvas evaluation (every chord at every pixel) for small canvases; the tests check that both
-agree.
+strokes, and composites the patches with the box-over operation of :mod:`common.compositing` (cost
+proportional to the covered pixels, exact stroke order), in checkpointed segments of at most
+``max_entries`` patch pixels, so memory is bounded by that budget and never by ``N * H * W``.
+:func:`curve_alpha` is the direct full-canvas evaluation (every chord at every pixel) for small canvases;
+the tests check that both agree.
 
 An optional pydiffvg backend (``backend="diffvg"``; ``"auto"`` picks it when ``pydiffvg`` imports) renders
 constant-width strokes with diffvg's 2x2 supersampling, as CLIPasso/MROSS did.
@@ -44,6 +46,7 @@ import math
 import torch
 from torch import nn
 
+from common.compositing import box_layers, composite_in_segments, composite_patches
 from common.errors import StrokeFormatError
 
 __all__ = [
@@ -63,6 +66,7 @@ FORMAT = "curve"
 PARAM_NAMES = ("x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3", "width", "R", "G", "B", "A")
 
 _MAX_CHUNK_ELEMENTS = 1 << 22  # chunk * S * patch_h * patch_w per evaluation (bounds memory)
+_MAX_ENTRIES = 1 << 21  # patch pixels per checkpointed segment of render_curves (a few hundred MB)
 
 
 def check_curve_params(
@@ -311,48 +315,63 @@ def _bounding_boxes(cp_px: torch.Tensor, hw_px: torch.Tensor, height: int, width
         return boxes.long().cpu()
 
 
-def _render_torch(control_points, widths, colors, canvas, chunk_size):
+def _render_torch(control_points, widths, colors, canvas, chunk_size, max_entries=_MAX_ENTRIES):
     bsz, n = control_points.shape[:2]
     _, _, height, width = canvas.shape
-    cp_px, hw_px = _to_pixels(control_points, widths, height, width)
-    cp_px = cp_px.reshape(bsz * n, 4, 2)  # (M, 4, 2), M = B*N
-    hw_px = hw_px.reshape(bsz * n, -1)  # (M, T)
-    rgb = colors[..., :3].reshape(bsz * n, 3)
-    opacity = colors[..., 3].reshape(bsz * n)
-    boxes = _bounding_boxes(cp_px, hw_px, height, width)
-    out = canvas.clone()
-    dev = canvas.device
     m = bsz * n
-    # Strokes are evaluated chunk by chunk (any order), then composited in stroke order per image.
-    order = list(range(m))
-    for c0 in range(0, m, chunk_size):
-        idx = order[c0 : c0 + chunk_size]
-        bx = boxes[idx]
-        ph = int((bx[:, 1] - bx[:, 0]).max().item())
-        pw = int((bx[:, 3] - bx[:, 2]).max().item())
-        if ph <= 0 or pw <= 0:
-            continue
-        segments = _num_segments(cp_px[idx])
-        # Patch origins: the box's corner, shifted back so the common patch size stays inside the canvas.
-        r0 = torch.minimum(bx[:, 0], torch.tensor(height - ph)).clamp_min(0)
-        q0 = torch.minimum(bx[:, 2], torch.tensor(width - pw)).clamp_min(0)
-        sub = max(1, _MAX_CHUNK_ELEMENTS // max(1, ph * pw))
-        alphas = []
-        for s0 in range(0, len(idx), sub):
-            ids = torch.tensor(idx[s0 : s0 + sub], device=dev)
-            sd = _sd_patches(cp_px[ids], hw_px[ids], r0[s0 : s0 + sub], q0[s0 : s0 + sub], ph, pw, segments)
-            alphas.append((0.5 - sd).clamp(0.0, 1.0))  # (m', ph, pw)
-        alpha = torch.cat(alphas, 0) * opacity[idx].view(-1, 1, 1)  # (chunk, ph, pw)
-        for j, i in enumerate(idx):
-            y0, y1, x0, x1 = (int(v) for v in boxes[i])
-            if y1 <= y0 or x1 <= x0:
+    with torch.no_grad():
+        cp0, hw0 = _to_pixels(control_points.detach(), widths.detach(), height, width)
+        boxes = _bounding_boxes(cp0.reshape(m, 4, 2), hw0.reshape(m, -1), height, width)  # (M, 4)
+    # Strokes are evaluated chunk by chunk (chunk_size consecutive strokes share one patch size and chord
+    # count), and the chunks are composited in stroke order per image with the box-over operation, in
+    # checkpointed segments of whole chunks that hold at most max_entries patch pixels.
+    chunks = [(c0, min(m, c0 + chunk_size)) for c0 in range(0, m, chunk_size)]
+    cost = []
+    for c0, c1 in chunks:
+        bx = boxes[c0:c1]
+        cost.append((c1 - c0) * int((bx[:, 1] - bx[:, 0]).max()) * int((bx[:, 3] - bx[:, 2]).max()))
+
+    def paint(out: torch.Tensor, k0: int, k1: int) -> torch.Tensor:
+        cp_px, hw_px = _to_pixels(control_points, widths, height, width)
+        cp_px = cp_px.reshape(m, 4, 2)  # (M, 4, 2), M = B*N
+        hw_px = hw_px.reshape(m, -1)  # (M, T)
+        rgb = colors[..., :3].reshape(m, 3)
+        opacity = colors[..., 3].reshape(m)
+        first, last = chunks[k0][0], chunks[k1 - 1][1]
+        alphas, origins, strokes = [], [], []
+        for c0, c1 in chunks[k0:k1]:
+            bx = boxes[c0:c1]
+            ph = int((bx[:, 1] - bx[:, 0]).max().item())
+            pw = int((bx[:, 3] - bx[:, 2]).max().item())
+            if ph <= 0 or pw <= 0:
                 continue
-            b = i // n
-            ry, rx = y0 - int(r0[j]), x0 - int(q0[j])
-            a = alpha[j, ry : ry + (y1 - y0), rx : rx + (x1 - x0)].unsqueeze(0)  # (1, h, w)
-            old = out[b, :, y0:y1, x0:x1].clone()  # (3, h, w)
-            out[b, :, y0:y1, x0:x1] = old * (1.0 - a) + rgb[i].view(3, 1, 1) * a
-    return out
+            segments = _num_segments(cp_px[c0:c1])
+            # Patch origins: the box's corner, shifted back so the common patch size stays inside the canvas.
+            r0 = torch.minimum(bx[:, 0], torch.tensor(height - ph)).clamp_min(0)
+            q0 = torch.minimum(bx[:, 2], torch.tensor(width - pw)).clamp_min(0)
+            sub = max(1, _MAX_CHUNK_ELEMENTS // max(1, ph * pw))
+            for s0 in range(0, c1 - c0, sub):
+                ids = torch.arange(c0 + s0, min(c1, c0 + s0 + sub), device=out.device)
+                sd = _sd_patches(
+                    cp_px[ids], hw_px[ids], r0[s0 : s0 + sub], q0[s0 : s0 + sub], ph, pw, segments
+                )
+                alphas.append((0.5 - sd).clamp(0.0, 1.0) * opacity[ids].view(-1, 1, 1))  # (m', ph, pw)
+                org = torch.stack([ids.cpu() // n, r0[s0 : s0 + sub], q0[s0 : s0 + sub]], 1)
+                origins.append(org.to(out.device))
+                strokes.append(ids - first)
+        if not alphas:
+            return out
+        bx = boxes[first:last]
+        image = torch.arange(first, last) // n
+        layer = box_layers(
+            torch.stack([image, bx[:, 0], bx[:, 2], bx[:, 1], bx[:, 3]], 1), bsz, height, width
+        )
+        color = [rgb[s + first] for s in strokes]
+        return composite_patches(
+            out, alphas, color, origins, strokes, last - first, layer=layer.to(out.device)
+        )
+
+    return composite_in_segments(canvas, cost, max_entries, paint)
 
 
 def diffvg_available() -> bool:
@@ -403,6 +422,7 @@ def render_curves(
     canvas: torch.Tensor,
     chunk_size: int = 64,
     backend: str = "torch",
+    max_entries: int = _MAX_ENTRIES,
 ) -> torch.Tensor:
     """Composite cubic Bezier strokes over a canvas, in stroke order (differentiable).
 
@@ -411,8 +431,11 @@ def render_curves(
         widths: ``(B, N)`` or ``(B, N, T)`` full stroke widths, fractions of ``min(H, W)``.
         colors: ``(B, N, 4)`` RGBA in [0, 1].
         canvas: ``(B, 3, H, W)`` float in [0, 1] (e.g. white paper ``torch.ones``).
-        chunk_size: strokes evaluated together (each inside its own bounding-box patch); memory is about
-            ``chunk_size * S * patch`` floats, never ``N * H * W``.
+        chunk_size: strokes evaluated together (each inside its own bounding-box patch, one patch size
+            and chord count per chunk).
+        max_entries: patch pixels per checkpointed segment of whole chunks (the memory budget of forward
+            + backward: about this many pixels' intermediates plus one canvas per segment, never
+            ``N * H * W``).
         backend: ``"torch"`` (default, this module's signed-distance coverage), ``"diffvg"`` (needs pydiffvg;
             constant widths: a tapered profile is averaged) or ``"auto"`` (diffvg when importable).
 
@@ -434,7 +457,7 @@ def render_curves(
         return _render_diffvg(control_points, widths, colors, canvas)
     if backend != "torch":
         raise ValueError(f"unknown curve backend {backend!r} (torch, diffvg, auto)")
-    return _render_torch(control_points, widths, colors, canvas, chunk_size)
+    return _render_torch(control_points, widths, colors, canvas, chunk_size, max_entries)
 
 
 def curves_to_rows(control_points: torch.Tensor, widths: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:

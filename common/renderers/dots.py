@@ -25,9 +25,10 @@ Compositing is the "over" operator in dot order (dot n + 1 is painted over dot n
 ``canvas <- canvas * (1 - alpha_n) + color_n * alpha_n``.
 
 ``render_dots`` never allocates N x H x W: it evaluates every dot only inside its own bounding box
-(a S x S patch, S from the largest radius in the chunk), processes dots in chunks, and composites each
-chunk exactly in order (entries that fall on the same pixel are grouped and composited with a
-cumulative product, so overlapping dots inside one chunk still give the sequential result).
+(a S x S patch, S from the largest radius), processes dots in chunks, and composites each chunk exactly
+in order with the box-over operation of :mod:`common.compositing` (dots whose boxes do not meet share a
+depth layer and are composited together; cost proportional to the covered pixels). With gradients on and
+more than one chunk, chunks are checkpointed.
 Everything is differentiable in centers, radii, colors, opacity and canvas (the patch position is a
 piecewise-constant integer function of the centre and carries no gradient, as it should).
 """
@@ -38,6 +39,8 @@ import math
 
 import torch
 from torch import nn
+
+from common.compositing import box_layers, composite_in_segments, composite_patches
 
 FORMAT = "dots"
 PARAM_NAMES = ("x", "y", "radius", "R", "G", "B")
@@ -99,46 +102,6 @@ def dots_alpha(
     return alpha
 
 
-def _composite_chunk(
-    canvas_flat: torch.Tensor,
-    pix: torch.Tensor,
-    order: torch.Tensor,
-    alpha: torch.Tensor,
-    color: torch.Tensor,
-) -> torch.Tensor:
-    """Composite sparse (pixel, dot) entries over ``canvas_flat`` exactly in dot order.
-
-    Args:
-        canvas_flat: (B*H*W, 3) canvas.
-        pix: (E,) int64 flat pixel index of each entry (unique per (pixel, dot)).
-        order: (E,) int64 dot index of each entry inside the chunk (compositing order).
-        alpha: (E,) coverage; color: (E, 3).
-
-    Returns:
-        the new (B*H*W, 3) canvas (out of place, differentiable).
-    """
-    n_order = int(order.max().item()) + 1
-    key = pix * n_order + order
-    key, perm = torch.sort(key)
-    pix, alpha, color = pix[perm], alpha[perm], color[perm]
-    first = torch.ones_like(pix, dtype=torch.bool)
-    first[1:] = pix[1:] != pix[:-1]
-    group = torch.cumsum(first.long(), 0) - 1  # (E,) group id per entry
-    starts = torch.nonzero(first).squeeze(1)  # (G,)
-    rank = torch.arange(pix.numel(), device=pix.device) - starts[group]
-    n_groups, depth = starts.numel(), int(rank.max().item()) + 1
-    a_dense = alpha.new_zeros(n_groups, depth).index_put((group, rank), alpha)  # (G, M)
-    c_dense = color.new_zeros(n_groups, depth, 3).index_put((group, rank), color)  # (G, M, 3)
-    # Over in order: out = bg * prod_m (1 - a_m) + sum_m c_m a_m prod_{m' > m} (1 - a_m').
-    one_minus = 1.0 - a_dense
-    suffix = torch.flip(torch.cumprod(torch.flip(one_minus, [1]), 1), [1])  # prod_{m' >= m}
-    after = torch.cat([suffix[:, 1:], one_minus.new_ones(n_groups, 1)], 1)  # prod_{m' > m}
-    gpix = pix[starts]  # (G,)
-    bg = canvas_flat[gpix]  # (G, 3)
-    out = bg * suffix[:, :1] + (c_dense * (a_dense * after)[..., None]).sum(1)
-    return canvas_flat.index_copy(0, gpix, out)
-
-
 def render_dots(
     centers: torch.Tensor,
     radii: torch.Tensor,
@@ -184,11 +147,9 @@ def render_dots(
     if chunk_size is None:
         chunk_size = max(1, max_entries // max(1, b * patch * patch))
     offs = torch.arange(patch, device=dev)
-    canvas_flat = canvas.permute(0, 2, 3, 1).reshape(b * h * w, 3)
-    batch_base = (torch.arange(b, device=dev) * (h * w)).view(b, 1, 1, 1)
-    for start in range(0, n, chunk_size):
-        sl = slice(start, min(n, start + chunk_size))
-        c, r, col = centers[:, sl], radii[:, sl], colors[:, sl]  # (B, n, 2), (B, n), (B, n, 3)
+
+    def paint(out: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        c, r, col = centers[:, lo:hi], radii[:, lo:hi], colors[:, lo:hi]  # (B, n, 2), (B, n), (B, n, 3)
         nc = c.shape[1]
         cx, cy = c[..., 0] * w, c[..., 1] * h  # pixel units
         r_px = r * side
@@ -201,15 +162,22 @@ def render_dots(
         dist = (dx.square() + dy.square() + _EPS).sqrt()  # (B, n, S, S)
         alpha = _coverage(dist, r_px[..., None, None])
         if opacity is not None:
-            alpha = alpha * opacity[:, sl, None, None].to(dt)
-        inside = (ii >= 0) & (ii < h) & (jj >= 0) & (jj < w) & (alpha > 0)  # (B, n, S, S)
-        pix = batch_base + ii.clamp(0, h - 1) * w + jj.clamp(0, w - 1)  # (B, n, S, S)
-        order = torch.arange(nc, device=dev).view(1, nc, 1, 1).expand_as(pix)
-        colx = col[:, :, None, None, :].expand(b, nc, patch, patch, 3)
-        if not bool(inside.any()):
-            continue
-        canvas_flat = _composite_chunk(canvas_flat, pix[inside], order[inside], alpha[inside], colx[inside])
-    return canvas_flat.view(b, h, w, 3).permute(0, 3, 1, 2).contiguous()
+            alpha = alpha * opacity[:, lo:hi, None, None].to(dt)
+        image = torch.arange(b, device=dev)[:, None].expand(b, nc)
+        origin = torch.stack([image, i0, j0], -1).reshape(b * nc, 3)  # (B * n, 3) image, top, left
+        boxes = torch.cat([origin, origin[:, 1:] + patch], 1)
+        stroke = torch.arange(b * nc, device=dev)  # image-major: each image's dots keep their order
+        return composite_patches(
+            out,
+            [alpha.reshape(b * nc, patch, patch)],
+            [col.reshape(b * nc, 3)],
+            [origin],
+            [stroke],
+            b * nc,
+            layer=box_layers(boxes, b, h, w),
+        )
+
+    return composite_in_segments(canvas, [1] * n, max(1, chunk_size), paint)
 
 
 class DotsRenderer(nn.Module):

@@ -30,10 +30,10 @@ Large canvases: :func:`render_oil` never allocates ``N x H x W``; every stroke i
 own bounding box (strokes are grouped by box size and rendered in chunks bounded by a pixel budget)
 and composited in order. With gradients on, each chunk (segment of consecutive strokes) is
 checkpointed: autograd keeps one canvas per segment, and a segment's intermediates exist only while
-it is rendered or recomputed in backward, so peak memory is set by ``pixel_budget``, not by N (10,000
-strokes on 1024 x 1024, forward + backward: about 1.2 GB peak RSS on CPU). Backward writes each
-stroke's box of the canvas gradient in place (no canvas-sized temporary per stroke). Forward values
-and gradients are the same as plain autograd through the compositing loop.
+it is rendered or recomputed in backward, so peak memory is set by ``pixel_budget``, not by N.
+Compositing is the box-over operation of :mod:`common.compositing` (strokes whose boxes do not meet
+are composited together, in place, with a custom backward): forward values and gradients are those of
+sequential "over" in stroke order.
 :func:`oil_maps` / :func:`oil_alpha` give full-canvas maps for patches.
 """
 
@@ -45,8 +45,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
-from torch.utils.checkpoint import checkpoint
+
+from common.compositing import box_layers, composite_in_segments, composite_patches, composite_sequential
 
 FORMAT = "oil"
 PARAM_NAMES = ("x", "y", "w", "h", "theta", "R", "G", "B")
@@ -192,13 +192,9 @@ def oil_edge(alpha: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
 
 
 def _composite_full(params: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-    intensity, alpha = oil_maps(params, canvas.shape[-2], canvas.shape[-1])
-    colors = params[..., 5:8]
-    for i in range(params.shape[1]):
-        a = alpha[:, i, None]  # (B, 1, H, W)
-        fg = intensity[:, i, None] * colors[:, i, :, None, None]  # (B, 3, H, W)
-        canvas = canvas * (1 - a) + fg * a
-    return canvas
+    intensity, alpha = oil_maps(params, canvas.shape[-2], canvas.shape[-1])  # (B, N, H, W) each
+    fg = intensity[:, :, None] * params[..., 5:8, None, None]  # (B, N, 3, H, W)
+    return composite_sequential(canvas, fg, alpha[:, :, None])
 
 
 def stroke_boxes(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -233,96 +229,56 @@ def _area(box) -> int:
 def _render_boxes(params: torch.Tensor, canvas: torch.Tensor, pixel_budget: int) -> torch.Tensor:
     """Bounding-box renderer: (B, N, 8) strokes composited in order onto (B, 3, H, W).
 
-    Strokes are split into segments of consecutive strokes whose boxes fit ``pixel_budget``. With
-    gradients on, each segment is checkpointed (``use_reentrant=False``): autograd keeps only the
-    segment's input canvas, and the segment's intermediates are recomputed, one segment at a time, in
-    backward.
+    Strokes are split into segments of consecutive strokes whose boxes (for the whole batch) fit
+    ``pixel_budget``, painted with :func:`common.compositing.composite_in_segments` (checkpointed when
+    gradients are on: autograd keeps only each segment's input canvas).
     """
     b, n, _ = params.shape
     height, width = canvas.shape[-2:]
     texture = brush_texture(device=params.device, dtype=params.dtype)
     flat = params.reshape(b * n, NUM_PARAMS)
     boxes = stroke_boxes(flat, height, width).tolist()  # (B*N, 4)
-    grad = torch.is_grad_enabled() and (params.requires_grad or canvas.requires_grad)
-    start = 0
-    while start < n:
-        # A segment of consecutive strokes whose boxes (for the whole batch) fit the pixel budget.
-        end, used = start, 0
-        while end < n:
-            area = sum(_area(boxes[i * n + end]) for i in range(b))
-            if end > start and used + area > pixel_budget:
-                break
-            used += area
-            end += 1
+    cost = [sum(_area(boxes[i * n + j]) for i in range(b)) for j in range(n)]
+
+    def paint(out: torch.Tensor, start: int, end: int) -> torch.Tensor:
         idx = [i * n + j for j in range(start, end) for i in range(b)]
-        if grad:
-            canvas = checkpoint(_composite_segment, canvas, flat, idx, boxes, texture, n, use_reentrant=False)
-        else:
-            canvas = _composite_segment(canvas, flat, idx, boxes, texture, n)
-        start = end
-    return canvas
+        return _composite_segment(out, flat, idx, boxes, texture, n)
 
-
-class _OverBox(torch.autograd.Function):
-    """In place ``canvas[bi, :, y0:y1, x0:x1] = old * (1 - a) + fg * a`` with ``old`` the box's pixels.
-
-    Same arithmetic as the autograd of the slice/clone/assignment, but backward writes the box of the
-    canvas gradient in place instead of building canvas-sized temporaries for every stroke (which, over
-    thousands of strokes, fragments the heap into many GB). ``fresh_grad``: copy the incoming canvas
-    gradient first (set for the last stroke of a segment, whose gradient autograd owns).
-    """
-
-    @staticmethod
-    def forward(ctx, canvas, a, fg, box, fresh_grad):
-        bi, y0, y1, x0, x1 = box
-        old = canvas[bi, :, y0:y1, x0:x1].clone()
-        canvas[bi, :, y0:y1, x0:x1] = old * (1 - a) + fg * a
-        ctx.mark_dirty(canvas)
-        ctx.save_for_backward(old, a, fg)
-        ctx.box, ctx.fresh_grad = box, fresh_grad
-        return canvas
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        old, a, fg = ctx.saved_tensors
-        bi, y0, y1, x0, x1 = ctx.box
-        if ctx.fresh_grad:
-            grad = grad.clone()
-        g = grad[bi, :, y0:y1, x0:x1]
-        grad_a = grad_fg = None
-        if ctx.needs_input_grad[2]:
-            grad_fg = g * a
-        if ctx.needs_input_grad[1]:
-            grad_a = (g * fg).sum(0, keepdim=True) + (-(g * old).sum(0, keepdim=True))
-        g.copy_(g * (1 - a))
-        return grad, grad_a, grad_fg, None, None
+    return composite_in_segments(canvas, cost, pixel_budget, paint)
 
 
 def _composite_segment(canvas, flat, idx, boxes, texture, n) -> torch.Tensor:
-    """Strokes ``idx`` (indices into ``flat`` = (B*N, 8)) composited in order onto a copy of ``canvas``."""
+    """Strokes ``idx`` (indices into ``flat`` = (B*N, 8), in painting order per image) composited onto
+    ``canvas`` with the box-over operation: each size group's windows are one bucket of patches."""
+    b = canvas.shape[0]
     height, width = canvas.shape[-2:]
-    patches = _render_segment(flat, idx, boxes, texture, height, width)
-    canvas = canvas.clone()
     todo = [k for k in idx if boxes[k][2] > boxes[k][0] and boxes[k][3] > boxes[k][1]]
-    grad = torch.is_grad_enabled() and (flat.requires_grad or canvas.requires_grad)
-    for i, k in enumerate(todo):
-        x0, y0, x1, y1 = boxes[k]
-        bi = k // n
-        a = patches[k][1:2]  # (1, h', w')
-        fg = patches[k][0:1] * flat[k, 5:8, None, None]  # (3, h', w')
-        if grad:
-            canvas = _OverBox.apply(canvas, a, fg, (bi, y0, y1, x0, x1), i == len(todo) - 1)
-        else:
-            old = canvas[bi, :, y0:y1, x0:x1].clone()
-            canvas[bi, :, y0:y1, x0:x1] = old * (1 - a) + fg * a
-    return canvas
+    if not todo:
+        return canvas
+    rank = {k: r for r, k in enumerate(todo)}  # stroke index of the compositing (painting order)
+    dev = flat.device
+    alphas, colors, origins, strokes = [], [], [], []
+    for group, ox, oy, maps in _render_segment(flat, todo, boxes, texture, height, width):
+        g = torch.tensor(group, device=dev)
+        alphas.append(maps[:, 1])  # (G, h', w')
+        colors.append(maps[:, 0:1] * flat[g, 5:8, None, None])  # (G, 3, h', w') intensity * RGB
+        origins.append(torch.stack([g // n, oy.long(), ox.long()], 1))
+        strokes.append(torch.tensor([rank[k] for k in group], device=dev))
+    box = torch.tensor(
+        [[k // n, boxes[k][1], boxes[k][0], boxes[k][3], boxes[k][2]] for k in todo], device=dev
+    )
+    layer = box_layers(box, b, height, width)  # exact boxes: every pixel outside has alpha 0
+    return composite_patches(canvas, alphas, colors, origins, strokes, len(todo), layer=layer)
 
 
-def _render_segment(flat, idx, boxes, texture, height, width) -> dict:
-    """Intensity/alpha patches (2, h', w') for strokes ``idx``, rendered in groups of similar box size."""
+def _render_segment(flat, idx, boxes, texture, height, width) -> list:
+    """Intensity/alpha windows of strokes ``idx``, rendered in groups of similar box size.
+
+    Returns a list of ``(group, ox, oy, maps)``: stroke indices (G,), window origins ``ox, oy`` (G,) in
+    pixels (float), and ``maps`` (G, 2, h', w') intensity and alpha on the group's common window (every
+    window lies inside the canvas and contains its stroke's box; alpha is 0 outside the box)."""
     order = sorted(idx, key=lambda k: _area(boxes[k]))
-    patches: dict = {}
+    groups: list = []
     group_pixels = 1 << 18
     i = 0
     while i < len(order):
@@ -342,13 +298,9 @@ def _render_segment(flat, idx, boxes, texture, height, width) -> dict:
         xs = ox[:, None, None] + torch.arange(ww, dtype=flat.dtype, device=flat.device) + 0.5  # (G, 1, w')
         ys = oy[:, None, None] + torch.arange(hh, dtype=flat.dtype, device=flat.device)[:, None] + 0.5
         u, v = _local_coords(flat[group], xs, ys, height, width)
-        maps = _sample(u, v, texture)  # (G, 2, h', w')
-        for g, k in enumerate(group):
-            x0, y0, x1, y1 = boxes[k]
-            sx, sy = x0 - int(ox[g]), y0 - int(oy[g])
-            patches[k] = maps[g, :, sy : sy + (y1 - y0), sx : sx + (x1 - x0)]
+        groups.append((group, ox, oy, _sample(u, v, texture)))  # maps (G, 2, h', w')
         i = j
-    return patches
+    return groups
 
 
 def render_oil(
