@@ -164,13 +164,38 @@ def _coverage_entries(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc:
         row = sel // (hc * wc)
         rem = sel - row * (hc * wc)
         iy, ix = rem // wc, rem % wc
-        tbest = tbest.view(-1)[sel]  # (E,)
-        xe = (x0[row] + ix).to(dt) + 0.5  # (E,) pixel centres
-        ye = (y0[row] + iy).to(dt) + 0.5
-        ge = gd[row]  # (E, 10)
-        axd, ayd = ge[:, 0] - 2 * ge[:, 2] + ge[:, 4], ge[:, 1] - 2 * ge[:, 3] + ge[:, 5]
-        bxd, byd = ge[:, 2] - ge[:, 0], ge[:, 3] - ge[:, 1]
-        ux0, uy0 = ge[:, 0] - xe, ge[:, 1] - ye
+    if sel.numel() > 0.5 * m * hc * wc:
+        # most of the crop is covered: polish and differentiate on the dense crop (per-stroke values
+        # broadcast, less memory traffic than per-entry copies), then keep the reachable pixels
+        g = geo[:, :, None, None]  # (m, 10, 1, 1)
+        alpha = _polished_alpha(g, tbest, xs, ys, segments)  # (m, Hc, Wc)
+        return alpha.view(-1)[sel], row, iy, ix
+    xe = (x0[row] + ix).to(dt) + 0.5  # (E,) pixel centres
+    ye = (y0[row] + iy).to(dt) + 0.5
+    alpha = _polished_alpha(geo[row], tbest.view(-1)[sel], xe, ye, segments)  # (E,)
+    return alpha, row, iy, ix
+
+
+def _polished_alpha(g: torch.Tensor, t: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, segments: int):
+    """Newton-polished closest point and coverage, elementwise on any layout.
+
+    Args:
+        g: per-point stroke geometry, ``(..., 10, 1, 1)`` broadcast over a crop or ``(E, 10)`` per entry
+            (the 10 values of ``_to_pixels`` along dim 1), differentiable.
+        t: seed curve parameter per point (crop ``(m, Hc, Wc)`` or ``(E,)``), no gradient.
+        xs, ys: pixel centres broadcastable to ``t``.
+        segments: chords of the seed polyline (Newton steps are clamped to one chord).
+    Returns:
+        alpha in [0, 1], the shape of ``t``.
+    """
+    p0x, p0y, p1x, p1y, p2x, p2y, rad0, rad2, op0, op2 = g.unbind(1)
+    ax, ay = p0x - 2 * p1x + p2x, p0y - 2 * p1y + p2y  # C(t) = a t^2 + 2 b t + P0
+    bx, by = p1x - p0x, p1y - p0y
+    dt = t.dtype
+    with torch.no_grad():
+        tbest = t.clone()
+        axd, ayd, bxd, byd = ax.detach(), ay.detach(), bx.detach(), by.detach()
+        ux0, uy0 = p0x.detach() - xs, p0y.detach() - ys
         for _ in range(
             _NEWTON_STEPS
         ):  # Newton on phi(t) = u . v, u = C(t) - p, v = a t + b, phi' = 2 |v|^2 + u . a
@@ -190,19 +215,16 @@ def _coverage_entries(geo: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, hc:
         inner = torch.gt(tbest, 0).to(dt).mul_(torch.lt(tbest, 1).to(dt)).mul_(torch.gt(dphi, 1e-6).to(dt))
 
     # differentiable: t = t* - phi(t*) / phi'(t*) (implicit derivative), then the stroke at t
-    p0x, p0y, p1x, p1y, p2x, p2y, rad0, rad2, op0, op2 = geo[row].unbind(1)  # each (E,)
-    ax, ay = p0x - 2 * p1x + p2x, p0y - 2 * p1y + p2y  # C(t) = a t^2 + 2 b t + P0
-    bx, by = p1x - p0x, p1y - p0y
     t0 = tbest
     vx, vy = ax * t0 + bx, ay * t0 + by
-    ux, uy = (vx + bx) * t0 + (p0x - xe), (vy + by) * t0 + (p0y - ye)
+    ux, uy = (vx + bx) * t0 + (p0x - xs), (vy + by) * t0 + (p0y - ys)
     dphi = (2 * (vx * vx + vy * vy) + ux * ax + uy * ay).clamp_min(1e-6)
     t = t0 - inner * (ux * vx + uy * vy) / dphi
-    ux = (ax * t + 2 * bx) * t + (p0x - xe)  # C(t) - p
-    uy = (ay * t + 2 * by) * t + (p0y - ye)
+    ux = (ax * t + 2 * bx) * t + (p0x - xs)  # C(t) - p
+    uy = (ay * t + 2 * by) * t + (p0y - ys)
     dist = torch.sqrt(ux * ux + uy * uy + 1e-12)
     c = (0.5 - dist + rad0 + t * (rad2 - rad0)).clamp(0, 1)
-    return (op0 + t * (op2 - op0)) * c * c * (3 - 2 * c), row, iy, ix
+    return (op0 + t * (op2 - op0)) * c * c * (3 - 2 * c)
 
 
 def _bucket(extent: torch.Tensor) -> torch.Tensor:
