@@ -19,7 +19,7 @@ from common.cli import run_main
 
 
 def main(argv=None) -> int:
-    from common.renderers.neural_training import fcn_main
+    from common.fcn_config import fcn_main
 
     return fcn_main(
         argv,

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from common.checkpoint import default_checkpoint, load_checkpoint, load_model_state
+from common.fcn_config import FCNTrainConfig
 from common.renderers.neural import FCNRenderer
-from common.renderers.neural_training import FCNTrainConfig, sample_batch, validation_mse
+from common.renderers.neural_training import sample_batch, validation_mse
 
 SHIPPED = {"oil": "cnp_renderer_fcn.pt", "bezier13": "segpaint_renderer_bezier13.pt"}
 

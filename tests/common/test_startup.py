@@ -23,6 +23,8 @@ TORCH_HEAVY = ("torch", "torchvision", "cv2", "scipy", "skimage", "numpy", *OPTI
 
 TORCH_FREE_HELP = (
     "segpaint/test.py",
+    "segpaint/train.py",
+    "compositor/train_renderer_FCN.py",
     "compositor/test.py",
     "compositor/DT.py",
     "compositor/stylize.py",
@@ -34,8 +36,6 @@ TORCH_FREE_HELP = (
 )
 # their --help still imports torch, through the training config / parser that lives beside torch code
 TORCH_HELP = (
-    "segpaint/train.py",
-    "compositor/train_renderer_FCN.py",
     "compositor/train.py",
     "painter/train.py",
     "stipple/train.py",
