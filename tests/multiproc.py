@@ -91,11 +91,8 @@ def run_ranks(fn, args=(), world_size: int = 2, timeout: float = 90.0) -> None:
     assert codes == [0] * world_size, f"exit codes {codes}"
 
 
-def run_torchrun(script: str, argv: list[str], timeout: float = 120.0, nproc: int = 2):
-    """``python -m torch.distributed.run --nproc_per_node=nproc script *argv`` from the repository root.
-
-    Returns the ``CompletedProcess`` (text stdout/stderr); raises ``subprocess.TimeoutExpired`` on a hang.
-    """
+def torchrun_command(script: str, argv: list[str], nproc: int = 2) -> tuple[list[str], dict[str, str]]:
+    """``(cmd, env)`` for ``python -m torch.distributed.run --nproc_per_node=nproc script *argv``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
         sys.executable,
@@ -104,9 +101,18 @@ def run_torchrun(script: str, argv: list[str], timeout: float = 120.0, nproc: in
         f"--nproc_per_node={nproc}",
         "--master_addr=127.0.0.1",
         f"--master_port={free_port()}",
-        script,
+        str(REPO / script),
         *argv,
     ]
+    return cmd, env
+
+
+def run_torchrun(script: str, argv: list[str], timeout: float = 120.0, nproc: int = 2):
+    """Run :func:`torchrun_command` to the end from the repository root.
+
+    Returns the ``CompletedProcess`` (text stdout/stderr); raises ``subprocess.TimeoutExpired`` on a hang.
+    """
+    cmd, env = torchrun_command(script, argv, nproc)
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -40,3 +40,36 @@ def test_fcn_renderer_trainers_on_two_ranks(tmp_path, module):
     ]
     ranks = run_trainer(module, runs, tmp_path / "record")
     check_two_rank_runs(ranks, out, [2, 3])
+
+
+@pytest.mark.slow
+def test_fcn_trainer_under_real_torchrun_and_its_sigterm(tmp_path):
+    """The launcher users type: ``torchrun --nproc_per_node=2``; then SIGTERM to torchrun mid-run (what a
+    batch scheduler sends): both workers stop after the same step, save, and the launcher ends."""
+    import signal
+    import subprocess
+    import time
+
+    from common.checkpoint import load_checkpoint
+    from tests.multiproc import run_torchrun, torchrun_command
+
+    out = tmp_path / "run"
+    args = ["--output_dir", str(out), *FCN_ARGS]
+    proc = run_torchrun("compositor/train_renderer_FCN.py", [*args, "--steps", "2"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert load_checkpoint(out / "last.pt")["step"] == 2 and "world_size 2" in (out / "log.txt").read_text()
+
+    cmd, env = torchrun_command(
+        "compositor/train_renderer_FCN.py", [*args, "--steps", "100000", "--save_every", "1"]
+    )
+    with subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as p:
+        deadline = time.monotonic() + 240
+        while load_checkpoint(out / "last.pt")["step"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        text = p.communicate(timeout=120)[0]
+    assert "SIGTERM received: stopped cleanly" in text, text[-2000:]
+    last = load_checkpoint(out / "last.pt")
+    assert last["step"] >= 4 and "stopped (SIGTERM)" in (out / "log.txt").read_text()
