@@ -216,35 +216,53 @@ def _metrics(path: Path) -> dict:
 
 def entry_segpaint(work: Path, out: Path) -> Caption:
     photo = _photo(work, out, "chelsea")
-    d = work / "segpaint"
-    r = run(
-        "segpaint/test.py",
-        ["--image_path", _rel(photo), "--save_dir", _rel(d)]
-        + ["--exp_name", "gallery", "--style", "realistic", "--max_side", "256", "--iter_steps", "40"]
-        + ["--no-texturize", "--video", "--device", "cpu", "--seed", "0"],
-        d,
-    )
-    m = _metrics(_find(d, "metrics.json"))
-    save_jpeg(_find(d, "painting.png"), out / "segpaint_chelsea.jpg")
-    save_gif(_find(d, "process.mp4", "process.gif"), out / "segpaint_chelsea_process.gif")
-    passes = sorted(_find(d, "painting.png").parent.glob("pass_*.png"))
-    totals = np.cumsum(m.get("strokes_per_pass") or [0] * len(passes)).tolist()
-    labels = [f"pass {k + 1}" + (f": {n} strokes" if n else "") for k, n in enumerate(totals[: len(passes)])]
-    save_row(passes, labels, out / "segpaint_chelsea_passes.jpg")
+    runs, metrics = [], {}
+    for style, steps, video in (("realistic", 40, True), ("painterly", 30, False)):
+        d = work / f"segpaint_{style}"
+        runs.append(
+            run(
+                "segpaint/test.py",
+                [
+                    "--image_path",
+                    _rel(photo),
+                    "--save_dir",
+                    _rel(d),
+                    "--exp_name",
+                    "gallery",
+                    "--style",
+                    style,
+                ]
+                + ["--max_side", "256", "--iter_steps", str(steps), "--no-texturize", "--device", "cpu"]
+                + ["--seed", "0"]
+                + (["--video"] if video else []),
+                d,
+            )
+        )
+        metrics[style] = m = _metrics(_find(d, "metrics.json"))
+        save_jpeg(_find(d, "painting.png"), out / f"segpaint_chelsea_{style}.jpg")
+        if video:
+            save_gif(_find(d, "process.mp4", "process.gif"), out / "segpaint_chelsea_process.gif")
+            passes = sorted(_find(d, "painting.png").parent.glob("pass_*.png"))
+            totals = np.cumsum(m.get("strokes_per_pass") or [0] * len(passes)).tolist()
+            labels = [f"pass {k + 1}" + (f": {n} strokes" if n else "") for k, n in enumerate(totals)]
+            save_row(passes, labels[: len(passes)], out / "segpaint_chelsea_passes.jpg")
+
+    def regions(m: dict) -> str:
+        return f"{m['segmenter']} regions" if m.get("segmenter") else "no region masks (uniform attention)"
+
+    files = {"photo_chelsea.jpg": "the input photo (scikit-image `chelsea`)"}
+    for style, m in metrics.items():
+        files[f"segpaint_chelsea_{style}.jpg"] = (
+            f"the {style} painting: {m['strokes']} bezier13 strokes, PSNR {m['psnr']:.1f} dB, {regions(m)}"
+        )
+    files["segpaint_chelsea_process.gif"] = "the realistic painting's process, coarse to fine passes"
+    files["segpaint_chelsea_passes.jpg"] = "the realistic painting after each pass, with the strokes so far"
     return Caption(
-        "Segmentation-based parametric painting: chelsea, realistic style",
-        [r],
-        f"{m['strokes']} bezier13 strokes ({' + '.join(map(str, m.get('strokes_per_pass') or []))} per pass)",
-        {
-            "photo_chelsea.jpg": "the input photo (scikit-image `chelsea`)",
-            "segpaint_chelsea.jpg": f"the painting, PSNR {m.get('psnr', float('nan')):.1f} dB",
-            "segpaint_chelsea_process.gif": "the painting process, coarse to fine passes",
-            "segpaint_chelsea_passes.jpg": "the painting after each pass, with the strokes so far",
-        },
-        [
-            f"Regions: {m.get('segmenter') or 'none (this style does not segment)'}; "
-            f"perceptual term: {m.get('perceptual')}."
-        ],
+        "Segmentation-based parametric painting: chelsea, realistic and painterly styles",
+        runs,
+        ", ".join(f"{m['strokes']} bezier13 strokes ({style})" for style, m in metrics.items()),
+        files,
+        [f"Perceptual term: {metrics['realistic'].get('perceptual')}."],
     )
 
 
