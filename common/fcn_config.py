@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FCNTrainConfig", "STROKES", "add_fcn_train_args", "fcn_main"]
+__all__ = ["FCNTrainConfig", "STROKES", "add_fcn_train_args", "fcn_main", "OUTPUT_DIR_DEFAULTS"]
+
+#: ``--output_dir`` default per stroke format (the runs/ folders the READMEs name).
+OUTPUT_DIR_DEFAULTS = {"oil": "runs/fcn", "bezier13": "runs/segpaint_renderer"}
 
 #: Stroke formats the FCN can learn: name -> (parameters per stroke, output channel names).
 STROKES: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -95,20 +98,30 @@ def add_fcn_train_args(parser, stroke: str) -> None:
         parser.add_argument("--no_edge", action="store_true", help="2 output channels (no stroke-edge map)")
 
 
-def fcn_main(argv, *, stroke: str, description: str, output_dir_default: str, script: str) -> int:
+def fcn_main(argv, stroke: str, script: str, description: str | None = None) -> int:
     """The whole command line of an FCN trainer (``compositor/train_renderer_FCN.py``, ``segpaint/train.py``):
     parse ``argv`` (flags of :func:`add_fcn_train_args` plus ``--device --seed --output_dir --threads``),
     set up torchrun/DDP when launched by it, train, return exit status 0.
+
+    Args:
+        argv: command-line arguments (None: ``sys.argv[1:]``).
+        stroke: ``"oil"`` or ``"bezier13"``.
+        script: the entry script's ``__file__`` (recorded in the provenance, relative to the repository).
+        description: ``--help`` text (the script's docstring).
 
     Raises:
         UserError: bad flag values or an unwritable output folder (one ``error:`` line via ``run_main``).
     """
     from dataclasses import fields
+    from pathlib import Path
 
     from common.cli import ArgumentParser, add_common_args, prepare_output_dir
 
+    script = Path(script).resolve()
+    repo = Path(__file__).resolve().parent.parent
+    script = str(script.relative_to(repo)) if script.is_relative_to(repo) else script.name
     parser = ArgumentParser(description=description)
-    add_common_args(parser, output_dir_default=output_dir_default)
+    add_common_args(parser, output_dir_default=OUTPUT_DIR_DEFAULTS[stroke])
     add_fcn_train_args(parser, stroke=stroke)
     args = parser.parse_args(argv)
     names = {f.name for f in fields(FCNTrainConfig)} - {"stroke", "edge"}

@@ -21,13 +21,7 @@ from common.cli import run_main
 def main(argv=None) -> int:
     from common.fcn_config import fcn_main
 
-    return fcn_main(
-        argv,
-        stroke="oil",
-        description=__doc__,
-        output_dir_default="runs/fcn",
-        script="compositor/train_renderer_FCN.py",
-    )
+    return fcn_main(argv, "oil", __file__, __doc__)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,7 @@ from common.cli import run_main
 def main(argv=None) -> int:
     from common.fcn_config import fcn_main
 
-    return fcn_main(
-        argv,
-        stroke="bezier13",
-        description=__doc__,
-        output_dir_default="runs/segpaint_renderer",
-        script="segpaint/train.py",
-    )
+    return fcn_main(argv, "bezier13", __file__, __doc__)
 
 
 if __name__ == "__main__":
