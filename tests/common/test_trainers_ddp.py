@@ -73,3 +73,18 @@ def test_fcn_trainer_under_real_torchrun_and_its_sigterm(tmp_path):
     assert "SIGTERM received: stopped cleanly" in text, text[-2000:]
     last = load_checkpoint(out / "last.pt")
     assert last["step"] >= 4 and "stopped (SIGTERM)" in (out / "log.txt").read_text()
+
+
+def test_linerefiner_trainer_on_two_ranks(tmp_path):
+    out = tmp_path / "run"
+    base = ["--output_dir", str(out), "--device", "cpu", "--threads", "1", "--style", "taper"]
+    base += ["--crop_size", "32", "--batch_size", "1", "--channels", "4", "--blocks", "1"]
+    base += ["--val_pairs", "1", "--val_every", "2", "--save_every", "2", "--adv_warmup", "1"]
+    runs = [
+        [*base, "--steps", "2"],
+        [*base, "--steps", "3"],
+        [*base, "--steps", "100000", "--max_minutes", "0.02"],
+    ]
+    ranks = run_trainer("linerefiner.train", runs, tmp_path / "record")
+    check_two_rank_runs(ranks, out, [2, 3])
+    assert set(ranks[0][0]["digests"]) == {"model", "D"}  # generator and discriminator both checked
