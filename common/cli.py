@@ -99,6 +99,16 @@ class ArgumentParser(argparse.ArgumentParser):
             configure_threads(threads if isinstance(threads, int) and threads > 0 else None)
         return parsed
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D401 - argparse API
+        """argparse's ``parse_known_args``; ``--offline`` (see :func:`add_common_args`) takes effect here,
+        before any model is loaded (``common.pretrained.set_offline``)."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if getattr(parsed, "offline", False):
+            from common.pretrained import set_offline
+
+            set_offline(True)
+        return parsed, extras
+
     def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
         """Print ``error: <message>`` and exit with status 2."""
         print_error(message)
@@ -106,7 +116,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def add_common_args(parser: argparse.ArgumentParser, output_dir_default: str) -> argparse.ArgumentParser:
-    """Add the shared flags ``--device``, ``--seed`` and ``--output_dir`` to ``parser``.
+    """Add the shared flags ``--device``, ``--seed``, ``--offline`` and ``--output_dir`` to ``parser``.
 
     Args:
         parser: the script's parser.
@@ -122,6 +132,11 @@ def add_common_args(parser: argparse.ArgumentParser, output_dir_default: str) ->
         help="compute device; auto picks cuda, then mps, then cpu (default: auto)",
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never touch the network: pretrained weights only from the local caches (as HF_HUB_OFFLINE=1)",
+    )
     parser.add_argument(
         "--output_dir",
         default=output_dir_default,

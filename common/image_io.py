@@ -10,7 +10,7 @@ Stroke JSON (one file per painting)::
      "background": [r, g, b] or null, "strokes": [[...], ...], "extra": {...}}
 
 Each row of ``strokes`` holds one stroke's parameters in the order of ``param_names``; the canonical names of
-each format are in :data:`STROKE_PARAM_NAMES` (the renderer modules document the formats).
+each format are in the registry ``common.strokes.STROKE_FORMATS`` (the renderer modules document the formats).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from common.errors import ImageLoadError, OutputDirError, StrokeFormatError, UserError
+from common.strokes import STROKE_FORMATS, rows_to_json, stroke_format
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -41,6 +42,7 @@ __all__ = [
     "save_image",
     "atomic_write",
     "atomic_path",
+    "create_exclusive",
     "save_json",
     "StrokeSet",
     "save_strokes",
@@ -52,24 +54,44 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 #: Images whose shorter side is below this many pixels are rejected.
 MIN_IMAGE_SIDE = 8
 
-#: Canonical per-stroke parameter names of every stroke format (row layout of stroke JSON files).
-STROKE_PARAM_NAMES: dict[str, tuple[str, ...]] = {
-    "oil": ("x", "y", "w", "h", "theta", "R", "G", "B"),
-    "bezier13": ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "t0", "t2", "R", "G", "B"),
-    "curve": ("x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3", "width", "R", "G", "B", "A"),
-    "dots": ("x", "y", "radius", "R", "G", "B"),
-}
+#: Parameter names of every stroke format (row layout of stroke JSON files); an alias of the registry's
+#: ``common.strokes.STROKE_FORMATS[fmt].param_names``, kept for older callers.
+STROKE_PARAM_NAMES: dict[str, tuple[str, ...]] = {name: f.param_names for name, f in STROKE_FORMATS.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
 # atomic writes
 
 
+def create_exclusive(folder: Path, prefix: str, suffix: str = "", directory: bool = False) -> Path:
+    """Create a new, uniquely named empty file (or folder) in ``folder`` with the user's umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create mode 0600/0700 whatever the umask, which left every output
+    and checkpoint unreadable by other users; this creates with 0666/0777 filtered by the umask (0644 and
+    0755 under the usual 022), exclusively (``O_EXCL``), so two writers never share a name.
+
+    Returns:
+        The new path. Raises ``OSError`` when the folder cannot be written.
+    """
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            if directory:
+                os.mkdir(candidate, 0o777)
+            else:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``, on error delete it.
 
-    The temporary name keeps the suffix of ``path`` (libraries that infer the format from the extension keep
+    The file is created with the user's umask (0644 under 022; see :func:`create_exclusive`). The
+    temporary name keeps the suffix of ``path`` (libraries that infer the format from the extension keep
     working) and lives in the same folder (so the rename is atomic). The parent folder is created if needed.
 
     Raises:
@@ -78,11 +100,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        tmp = create_exclusive(path.parent, f".{path.stem}.", f".tmp{path.suffix}")
     except OSError as err:
         raise OutputDirError(f"cannot write {path}: {err.strerror or err}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -406,11 +426,11 @@ def _check_params(fmt: str, params: torch.Tensor, param_names: Sequence[str] | N
     if not isinstance(fmt, str) or not fmt:
         raise StrokeFormatError(f"stroke format must be a non-empty string, got {fmt!r}")
     if param_names is None:
-        if fmt not in STROKE_PARAM_NAMES:
+        if fmt not in STROKE_FORMATS:
             raise StrokeFormatError(
-                f"unknown stroke format {fmt!r} (known: {', '.join(STROKE_PARAM_NAMES)}); pass param_names"
+                f"unknown stroke format {fmt!r} (known: {', '.join(STROKE_FORMATS)}); pass param_names"
             )
-        param_names = STROKE_PARAM_NAMES[fmt]
+        param_names = stroke_format(fmt).param_names
     names = [str(n) for n in param_names]
     if params.dim() != 2 or params.shape[1] != len(names):
         raise StrokeFormatError(
@@ -433,7 +453,7 @@ def save_strokes(
 
     Args:
         path: output ``.json`` file.
-        fmt: format name; its canonical column names come from :data:`STROKE_PARAM_NAMES`.
+        fmt: format name; its canonical column names come from ``common.strokes.STROKE_FORMATS``.
         params: ``(N, P)`` (or ``(1, N, P)``) stroke parameters, in painting order.
         height, width: canvas size in pixels.
         background: canvas colour, 3 floats in [0, 1], or None.
@@ -453,7 +473,7 @@ def save_strokes(
         "param_names": names,
         "canvas": {"height": int(height), "width": int(width)},
         "background": bg,
-        "strokes": [[round(float(v), 6) for v in row] for row in t.tolist()],
+        "strokes": rows_to_json(t),
         "extra": extra or {},
     }
     return save_json(doc, path, indent=None)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from common.errors import StrokeFormatError
+from common.strokes import stroke_format
 
 __all__ = [
     "svg_document",
@@ -45,8 +46,6 @@ __all__ = [
     "dots_to_svg",
     "svg_color",
 ]
-
-_PARAMS = {"oil": 8, "bezier13": 13, "curve": 13, "dots": 6}
 
 
 def svg_color(rgb: Sequence[float]) -> str:
@@ -398,7 +397,8 @@ def strokes_to_svg(
     background: Sequence[float] | None = None,
     **options,
 ) -> str:
-    """An SVG document of strokes of any format (dispatches to the ``*_to_svg_elements`` functions).
+    """An SVG document of strokes of any format (the registry ``common.strokes`` names each format's
+    ``*_to_svg_elements`` function).
 
     Args:
         fmt: ``"oil"``, ``"bezier13"``, ``"curve"`` or ``"dots"``.
@@ -410,12 +410,5 @@ def strokes_to_svg(
     Raises:
         StrokeFormatError: unknown format or wrong parameter width.
     """
-    makers = {
-        "oil": oil_to_svg_elements,
-        "bezier13": bezier13_to_svg_elements,
-        "curve": curves_to_svg_elements,
-        "dots": dots_to_svg_elements,
-    }
-    if fmt not in makers:
-        raise StrokeFormatError(f"unknown stroke format {fmt!r} (known: {', '.join(makers)})")
-    return svg_document(width, height, makers[fmt](params, height, width, **options), background)
+    elements = stroke_format(fmt).svg_elements(params, height, width, **options)
+    return svg_document(width, height, elements, background)

@@ -1,18 +1,45 @@
-"""One image through the CNP pipeline and its outputs (used by ``compositor/test.py`` and the benchmark)."""
+"""One image through the CNP pipeline and its outputs (used by ``compositor/test.py`` and the benchmark).
+
+Outputs per image (``common.outputs``): ``painting.png``, ``strokes.json`` (format ``oil``, exactly
+``stroke_num`` strokes), ``painting.svg``, ``metrics.json`` and, with ``video``, ``process.mp4``.
+"""
 
 from __future__ import annotations
 
-import shutil
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from common.image_io import load_image, save_image, save_json, save_strokes
+from common.image_io import load_image
 from common.metrics import image_metrics
 from common.renderers.oil import render_oil
 from compositor.paint import paint_image, refine_strokes
+
+
+@dataclass
+class CNPConfig:
+    """Options of one CNP painting run (the flags of ``compositor/test.py``).
+
+    Attributes:
+        stroke_num: strokes per image, exact. mode: 1 compositor, 2 compositor on a blurred target,
+        3 uniform-grid baseline. size: canvas long side, pixels. refine: Adam steps on the strokes after
+        painting, at ``refine_size`` px. per_region: strokes per sub-region (a multiple of 5).
+        video: write the process; video_format ``"mp4"`` or ``"gif"``. seed: random seed. progress: bar.
+    """
+
+    stroke_num: int = 1000
+    mode: int = 1
+    size: int = 512
+    refine: int = 0
+    refine_size: int = 256
+    per_region: int = 5
+    video: bool = False
+    video_format: str = "mp4"
+    seed: int = 0
+    progress: bool = True
 
 
 def load_target(path, size: int, device) -> torch.Tensor:
@@ -62,69 +89,62 @@ def paint_target(
     return out
 
 
-def paint_file(path: Path, out_root: Path, painter, actor, args, device) -> dict:
-    """Paint one image file and write its outputs into ``out_root/<stem>/`` (all or nothing: written to a
-    hidden temporary folder, then renamed)."""
+def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device) -> dict:
+    """Paint one image file and write its outputs into ``folder`` (all or nothing, ``common.outputs``).
+
+    Args:
+        path: the image. folder: its output folder. painter: ``painter.model.Painter``. actor: the
+        compositor's ``Actor``, or None for the greedy teacher / the grid baseline. cfg: the run's options.
+        device: torch device.
+
+    Returns:
+        The metrics dict written to ``metrics.json``.
+
+    Raises:
+        ImageLoadError: unreadable or too small image. OutputDirError: folder not writable.
+    """
     from tqdm import tqdm
 
-    from common.svg import strokes_to_svg, write_svg
-    from common.video import save_video
+    from common.outputs import image_output
 
     t0 = time.time()
-    target = load_target(path, args.size, device)
+    target = load_target(path, cfg.size, device)
     h, w = target.shape[-2:]
-    frames = 120 if args.video else 0
+    frames = 120 if cfg.video else 0
     with tqdm(
-        total=args.stroke_num, desc=path.name, unit="stroke", disable=args.no_progress, leave=False
+        total=cfg.stroke_num, desc=path.name, unit="stroke", disable=not cfg.progress, leave=False
     ) as bar:
         res = paint_target(
-            target,
-            painter,
-            actor,
-            args.stroke_num,
-            args.mode,
-            args.refine,
-            args.refine_size,
-            args.per_region,
-            frames,
-            bar,
-        )
+            target, painter, actor, cfg.stroke_num, cfg.mode, cfg.refine, cfg.refine_size, cfg.per_region,
+            frames, bar,
+        )  # fmt: skip
     strokes = res["strokes"].cpu()
-    assert strokes.shape[0] == args.stroke_num, (strokes.shape, args.stroke_num)
-    final_dir = out_root / path.stem
-    tmp = out_root / f".{path.stem}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        save_image(res["canvas"].cpu(), tmp / "painting.png")
-        extra = {"mode": args.mode, "source": str(path), "painter_calls_per_region": args.per_region // 5}
-        save_strokes(tmp / "strokes.json", "oil", strokes, h, w, background=[0.0, 0.0, 0.0], extra=extra)
-        write_svg(tmp / "painting.svg", strokes_to_svg("oil", strokes, h, w, background=[0.0, 0.0, 0.0]))
-        if args.video:
-            save_video(res["frames"], tmp / f"process.{args.video_format}", fps=10)
-        summary = {
-            "image": str(path),
-            "strokes": int(strokes.shape[0]),
-            "canvas": {"height": h, "width": w},
-            "mode": args.mode,
-            "regions": res["regions"],
-            "refine_steps": args.refine,
-            "seconds_paint": round(res["seconds_paint"], 3),
-            "seconds_refine": round(res["seconds_refine"], 3),
-            "seconds_total": round(time.time() - t0, 3),
-            **{k: float(v) for k, v in res["metrics"].items()},
-            "before_refine": res["metrics_before_refine"] if args.refine else None,
-            "blank_canvas_mse": float(target.pow(2).mean()),
-            "device": str(device),
-            "seed": args.seed,
-            "threads": torch.get_num_threads(),
-        }
-        save_json(summary, tmp / "metrics.json")
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        tmp.rename(final_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    summary["output_dir"] = str(final_dir)
+    if strokes.shape[0] != cfg.stroke_num:
+        raise RuntimeError(f"painted {strokes.shape[0]} strokes, expected exactly {cfg.stroke_num}")
+    summary = {
+        "image": str(path),
+        "strokes": int(strokes.shape[0]),
+        "canvas": {"height": h, "width": w},
+        "mode": cfg.mode,
+        "regions": res["regions"],
+        "refine_steps": cfg.refine,
+        "seconds_paint": round(res["seconds_paint"], 3),
+        "seconds_refine": round(res["seconds_refine"], 3),
+        **{k: float(v) for k, v in res["metrics"].items()},
+        "before_refine": res["metrics_before_refine"] if cfg.refine else None,
+        "blank_canvas_mse": float(target.pow(2).mean()),
+        "device": str(device),
+        "seed": cfg.seed,
+        "threads": torch.get_num_threads(),
+        "config": asdict(cfg),
+    }
+    with image_output(folder) as out:
+        out.image("painting.png", res["canvas"])
+        extra = {"mode": cfg.mode, "source": str(path), "painter_calls_per_region": cfg.per_region // 5}
+        out.strokes("oil", strokes, h, w, background=[0.0, 0.0, 0.0], extra=extra, svg="painting.svg")
+        if cfg.video:
+            out.video(res["frames"], fps=10, fmt=cfg.video_format)
+        summary["seconds_total"] = round(time.time() - t0, 3)
+        out.metrics(summary)
+    summary["output_dir"] = str(folder)
     return summary

@@ -9,20 +9,15 @@
 Per image, into --output_dir/<image name>/: painting.png, strokes.json (format "oil", exactly
 --stroke_num strokes), painting.svg, metrics.json (strokes, seconds, L1/MSE/PSNR/SSIM against the input
 at the canvas size) and, with --video, process.mp4 (or .gif with --video_format gif).
+A folder run paints every readable image, reports each bad one in one line, ends with "painted N,
+failed M" and exits 1 if any failed.
 The shipped checkpoints are checkpoints/cnp_painter.pt and checkpoints/cnp_compositor.pt.
 """
 
 from __future__ import annotations
 
-from common.cli import (
-    ArgumentParser,
-    add_common_args,
-    int_in,
-    non_negative_int,
-    positive_int,
-    prepare_output_dir,
-    run_main,
-)
+from common.cli import ArgumentParser, add_common_args, int_in, non_negative_int, positive_int, run_main
+from common.errors import UserError
 
 
 def build_parser() -> ArgumentParser:
@@ -58,8 +53,6 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.per_region % 5:
-        from common.errors import UserError
-
         raise UserError(
             f"--per_region must be a multiple of 5 (5 strokes per painter call), got {args.per_region}"
         )
@@ -67,28 +60,33 @@ def main(argv=None) -> int:
 
     from common.checkpoint import default_checkpoint
     from common.device import get_device, seed_everything
-    from common.image_io import list_images
+    from common.outputs import list_inputs, paint_images
     from compositor.model import load_actor
-    from compositor.run import paint_file
+    from compositor.run import CNPConfig, paint_file
     from painter.model import load_painter
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    images = list_images(args.img_path)  # raises ImageLoadError before anything is written
+    cfg = CNPConfig(
+        args.stroke_num, args.mode, args.size, args.refine, args.refine_size, args.per_region, args.video,
+        args.video_format, args.seed, not args.no_progress,
+    )  # fmt: skip
+    images, is_folder = list_inputs(args.img_path)
     device = get_device(args.device)
     painter = load_painter(args.painter or default_checkpoint("cnp_painter.pt"), device)
     actor = None
     if args.policy == "actor":
         actor = load_actor(args.compositor or default_checkpoint("cnp_compositor.pt"), device)
-    out_root = prepare_output_dir(args.output_dir)
-    for path in images:
-        seed_everything(args.seed)
-        summary = paint_file(path, out_root, painter, actor, args, device)
+
+    def paint_one(path, folder):
+        seed_everything(cfg.seed)
+        m = paint_file(path, folder, painter, actor, cfg, device)
         print(
-            f"{path.name}: {summary['strokes']} strokes, {summary['seconds_paint']:.2f} s, "
-            f"PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.3f} -> {summary['output_dir']}"
+            f"{path.name}: {m['strokes']} strokes, {m['seconds_paint']:.2f} s, "
+            f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f} -> {folder}"
         )
-    return 0
+
+    return paint_images(images, paint_one, args.output_dir, is_folder)
 
 
 if __name__ == "__main__":

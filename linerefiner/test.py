@@ -6,39 +6,22 @@
     python linerefiner/test.py --input big.png --output out --checkpoint results/linerefiner/train/last.pt
 
 Input: one image or a folder of images, dark lines (1-3 px, anti-aliased or not) on light paper. Colour is
-converted to gray; a dark-background drawing is inverted first (a message says so). Output, per input image:
-``OUTPUT/<name>.png``, an 8-bit gray PNG of the same size (dark lines on light paper), plus one
-``OUTPUT/metrics.json`` for the run (sizes, seconds, tiles, notes). Inference runs in tiles of ``--tile`` px
-with margins wider than the receptive field, so memory stays bounded on 4K drawings and the result equals
+converted to gray; a dark-background drawing is inverted first (a message says so). Output, per input image
+NAME: ``OUTPUT/NAME/refined.png``, an 8-bit gray PNG of the same size (dark lines on light paper), and
+``OUTPUT/NAME/metrics.json`` (size, seconds, tiles, notes). Inference runs in tiles of ``--tile`` px with
+margins wider than the receptive field, so memory stays bounded on 4K drawings and the result equals
 whole-image inference (``--tile 0``). ``--curve G`` applies ``out ** G`` and ``--threshold T`` binarises, the
-post-processing the original left to an image editor.
+post-processing the original left to an image editor. A folder run refines every readable image, reports
+each bad one in one line, ends with "painted N, failed M" and exits 1 if any failed.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-from common.cli import (
-    ArgumentParser,
-    add_common_args,
-    float_in,
-    non_negative_int,
-    positive_float,
-    prepare_output_dir,
-    run_main,
-)
+from common.cli import ArgumentParser, add_common_args, float_in, non_negative_int, positive_float, run_main
 from common.device import get_device, seed_everything
-from common.errors import ImageLoadError
-from common.image_io import list_images, load_image, save_image, save_json
-from linerefiner.inference import (
-    TileStats,
-    load_refiner,
-    postprocess,
-    prepare_drawing,
-    refine_tiled,
-    refine_whole,
-)
+from common.outputs import list_inputs, paint_images
+from linerefiner.inference import load_refiner
+from linerefiner.run import RefineRunConfig, refine_file
 from linerefiner.synth import STYLES
 
 
@@ -66,86 +49,19 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _check_readable(files: list[Path]) -> None:
-    """Open every image header before anything is written; raises ImageLoadError naming the bad file."""
-    from PIL import Image, UnidentifiedImageError
-
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise ImageLoadError(f"not a readable image file: {f}") from None
-
-
-def _output_names(files: list[Path]) -> list[str]:
-    """``<stem>.png`` per input; inputs sharing a stem (a.jpg, a.png) keep their suffix (a.jpg.png)."""
-    stems = [f.stem for f in files]
-    return [f"{f.stem}.png" if stems.count(f.stem) == 1 else f"{f.name}.png" for f in files]
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     seed_everything(args.seed)
-    files = list_images(args.input)
-    _check_readable(files)
+    run = RefineRunConfig(args.tile, not args.no_skip_blank, args.threshold, args.curve, args.bf16)
+    images, is_folder = list_inputs(args.input)
     device = get_device(args.device)
-    g, cfg, ck = load_refiner(args.checkpoint, args.style, device)
-    out_dir = prepare_output_dir(args.output or args.output_dir)
-    records = []
-    for f, name in zip(files, _output_names(files), strict=True):
-        t0 = time.perf_counter()
-        drawing = prepare_drawing(load_image(f))
-        for note in drawing.notes:
-            print(f"{f.name}: {note}", flush=True)
-        stats = TileStats()
-        if args.tile == 0:
-            refined = refine_whole(g, drawing.gray, args.bf16)
-        else:
-            refined = refine_tiled(
-                g,
-                drawing.gray,
-                cfg,
-                args.tile,
-                skip_blank=not args.no_skip_blank,
-                stats=stats,
-                progress=True,
-                bf16=args.bf16,
-            )
-        refined = postprocess(refined, args.threshold, args.curve)
-        save_image(refined, out_dir / name)
-        seconds = time.perf_counter() - t0
-        _, _, h, w = refined.shape
-        print(f"{f.name} -> {out_dir / name} ({w}x{h}, {seconds:.1f} s)", flush=True)
-        records.append(
-            {
-                "input": str(f),
-                "output": str(out_dir / name),
-                "width": w,
-                "height": h,
-                "seconds": round(seconds, 3),
-                "inverted": drawing.inverted,
-                "from_color": drawing.from_color,
-                "tiles_computed": stats.computed,
-                "tiles_skipped_blank": stats.skipped,
-                "notes": drawing.notes,
-            }
-        )
-    save_json(
-        {
-            "method": "linerefiner",
-            "style": cfg.style,
-            "checkpoint_step": ck["step"],
-            "tile": args.tile,
-            "bf16": args.bf16,
-            "threshold": args.threshold,
-            "curve": args.curve,
-            "device": str(device),
-            "images": records,
-        },
-        out_dir / "metrics.json",
-    )
-    return 0
+    generator, model_cfg, ck = load_refiner(args.checkpoint, args.style, device)
+    info = {"style": model_cfg.style, "checkpoint_step": ck["step"], "device": str(device)}
+
+    def paint_one(path, folder):
+        refine_file(path, folder, generator, model_cfg, run, info)
+
+    return paint_images(images, paint_one, args.output or args.output_dir, is_folder)
 
 
 if __name__ == "__main__":

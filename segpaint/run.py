@@ -2,30 +2,29 @@
 
 Outputs per image into ``<save_dir>/<exp_name>/<image stem>/``: ``painting.png`` (final), ``pass_<k>.png``
 (canvas after each pass), ``strokes.json`` (format ``bezier13``, canvas coordinates, painting order),
-``painting.svg``, ``metrics.json`` and, with ``--video``, ``process.mp4`` / ``process.gif``; with
-``--texturize`` also ``painting_texture.png``. Everything is written to a temporary folder first and
-renamed at the end, so a failure leaves no half-written result.
+``painting.svg``, ``metrics.json`` and, with ``--video``, ``process.mp4``; with ``--texturize`` also
+``painting_texture.png``. Written through ``common.outputs`` (all or nothing per image). The renderer,
+the perceptual loss and the segmenter are loaded once per run (:func:`load_models`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from common.errors import CheckpointError, WeightsMissingError
-from common.image_io import load_image, save_image, save_json, save_strokes
+from common.image_io import load_image
 from common.metrics import image_metrics
+from common.outputs import image_output
 from common.renderers.bezier13 import render_bezier13
-from common.svg import strokes_to_svg, write_svg
 from common.video import ProcessRecorder
 from segpaint.config import SegPaintConfig
 from segpaint.painter import analytic_alpha, neural_alpha_fn, paint
-from segpaint.segmentation import segment
+from segpaint.segmentation import DETR_NAME, DetrSegmenter, load_detr, segment
 
 RENDERER_CHECKPOINT = "segpaint_renderer_bezier13.pt"
 
@@ -56,7 +55,7 @@ def load_perceptual(cfg: SegPaintConfig, device: torch.device, log=print):
         return loss, "on"
     except WeightsMissingError as err:
         log(f"note: perceptual term off: {err}")
-        return None, f"off (VGG16 weights missing: {err})"
+        return None, f"off ({err})"
 
 
 def texturize(image: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -72,20 +71,53 @@ def texturize(image: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return (image * mod).clamp(0, 1)
 
 
+@dataclass
+class SegPaintModels:
+    """What a run loads once: ``alpha_fn`` (analytic or neural bezier13 coverage), ``perceptual`` (the VGG16
+    loss or None) with its note for ``metrics.json``, the ``renderer`` name, and DETR (``detr``, None on
+    the offline path, with ``detr_note`` saying why)."""
+
+    alpha_fn: object
+    perceptual: object
+    perceptual_note: str
+    renderer: str
+    detr: DetrSegmenter | None = None
+    detr_note: str = ""
+
+
+def load_models(cfg: SegPaintConfig, device: torch.device, renderer: str, log=print) -> SegPaintModels:
+    """Load the renderer and the perceptual loss once for a run.
+
+    Raises:
+        CheckpointError: ``renderer == "neural"`` and its checkpoint is missing or corrupt.
+    """
+    alpha_fn = load_neural_renderer(device) if renderer == "neural" else analytic_alpha
+    perceptual, note = load_perceptual(cfg, device, log)
+    detr, detr_note = None, "masks off in this style"
+    if cfg.mask_from_pass is not None:
+        try:
+            detr = load_detr()
+            detr_note = f"{DETR_NAME} loaded"
+        except WeightsMissingError as err:
+            detr_note = f"{err}; offline path: SLIC regions"
+            log(f"note: {detr_note}")
+    return SegPaintModels(alpha_fn, perceptual, note, renderer, detr, detr_note)
+
+
 def paint_file(
     path: Path,
-    out_root: Path,
+    folder: Path,
     cfg: SegPaintConfig,
+    models: SegPaintModels,
     device: torch.device,
-    renderer: str,
     seed: int = 0,
     video: bool = False,
     log=print,
 ) -> dict:
-    """Paint one image file and write its outputs; returns its metrics dict.
+    """Paint one image file and write its outputs into ``folder``; returns its metrics dict.
 
     Raises:
-        ImageLoadError: unreadable/too small image; CheckpointError: neural renderer checkpoint missing.
+        ImageLoadError: unreadable/too small image. OutputDirError: the folder cannot be written.
     """
     t0 = time.time()
     image = load_image(path)
@@ -98,13 +130,11 @@ def paint_file(
         )
     image = image.to(device)
     H, W = image.shape[-2:]
-    alpha_fn = load_neural_renderer(device) if renderer == "neural" else analytic_alpha
-    perceptual, perc_note = load_perceptual(cfg, device, log)
     seg = None
     if cfg.mask_from_pass is not None:
-        seg = segment(image.cpu(), cfg.max_regions, log=log)
+        seg = segment(image.cpu(), cfg.max_regions, models.detr, models.detr_note, log=log)
     recorder = ProcessRecorder(max_frames=120) if video else None
-    result = paint(image, cfg, alpha_fn, seg, perceptual, seed=seed, recorder=recorder, log=log)
+    result = paint(image, cfg, models.alpha_fn, seg, models.perceptual, seed=seed, recorder=recorder, log=log)
 
     bg = [1.0, 1.0, 1.0] if cfg.canvas_color == "white" else [0.0, 0.0, 0.0]
     with torch.no_grad():
@@ -117,7 +147,7 @@ def paint_file(
         "size": [H, W],
         "original_size": [H0, W0],
         "style": cfg.style,
-        "renderer": renderer,
+        "renderer": models.renderer,
         "strokes": int(result.strokes.shape[0]),
         "strokes_per_pass": result.pass_counts,
         "windows_per_pass": result.info.get("windows_per_pass"),
@@ -128,54 +158,40 @@ def paint_file(
         "segmenter": None if seg is None else seg.method,
         "segmenter_note": None if seg is None else seg.note,
         "regions": None if seg is None else seg.names,
-        "perceptual": perc_note,
+        "perceptual": models.perceptual_note,
         "device": str(device),
         "seed": seed,
         "config": cfg.to_dict(),
     }
-    final = out_root / path.stem
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", dir=out_root))
-    tmp.chmod(0o755)
-    try:
-        save_image(result.canvas, tmp / "painting.png")
+    extra = {
+        "strokes_per_pass": result.pass_counts,
+        "style": cfg.style,
+        "note": "painting.png pastes windows with cross-faded overlaps; rendering these "
+        "strokes in order gives strokes_rerender in metrics.json",
+    }
+    with image_output(folder, log=log) as out:
+        out.image("painting.png", result.canvas)
         for k, c in enumerate(result.pass_canvases):
-            save_image(c.clamp(0, 1), tmp / f"pass_{k}.png")
-        save_strokes(
-            tmp / "strokes.json",
-            "bezier13",
-            result.strokes,
-            H,
-            W,
-            background=bg,
-            extra={
-                "strokes_per_pass": result.pass_counts,
-                "style": cfg.style,
-                "note": "painting.png pastes windows with cross-faded overlaps; rendering these "
-                "strokes in order gives strokes_rerender in metrics.json",
-            },
-        )
-        write_svg(tmp / "painting.svg", strokes_to_svg("bezier13", result.strokes, H, W, background=bg))
+            out.image(f"pass_{k}.png", c.clamp(0, 1))
+        out.strokes("bezier13", result.strokes, H, W, background=bg, extra=extra, svg="painting.svg")
         if cfg.texturize:
-            save_image(texturize(result.canvas.cpu(), seed), tmp / "painting_texture.png")
+            out.image("painting_texture.png", texturize(result.canvas.cpu(), seed))
         if recorder is not None:
             recorder.add(result.canvas)
-            try:
-                recorder.save(tmp / "process.mp4", fps=12)
-            except Exception as err:  # noqa: BLE001 - no ffmpeg: fall back to GIF
-                log(f"note: MP4 writer unavailable ({err}); writing GIF")
-                recorder.save(tmp / "process.gif", fps=12)
-        save_json(metrics, tmp / "metrics.json")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            out.video(recorder, fps=12)
+        out.metrics(metrics)
     log(
         f"{path.name}: {metrics['strokes']} strokes, L1 {metrics['l1']:.4f}, PSNR {metrics['psnr']:.2f} dB, "
-        f"SSIM {metrics['ssim']:.3f}, {metrics['seconds']:.0f} s -> {final}"
+        f"SSIM {metrics['ssim']:.3f}, {metrics['seconds']:.0f} s -> {folder}"
     )
     return metrics
 
 
-__all__ = ["paint_file", "load_neural_renderer", "texturize", "CheckpointError"]
+__all__ = [
+    "paint_file",
+    "load_models",
+    "SegPaintModels",
+    "load_neural_renderer",
+    "texturize",
+    "CheckpointError",
+]

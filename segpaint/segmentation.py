@@ -1,8 +1,10 @@
 """Semantic regions for segmentation-based painting.
 
 1. DETR panoptic segmentation (``facebook/detr-resnet-50-panoptic`` through transformers'
-   ``DetrForSegmentation``), loaded from the local Hugging Face cache only (``local_files_only=True``): one
-   binary mask per COCO category, instances of a category merged, ordered back to front as in the release.
+   ``DetrForSegmentation.from_pretrained``: the Hugging Face cache, downloaded into it on first use when the
+   machine is online and ``--offline`` is not set; ``common.pretrained.hf_from_pretrained``), loaded once
+   per run by :func:`load_detr`: one binary mask per COCO category, instances of a category merged, ordered
+   back to front as in the release.
 2. Offline path (no weights): SLIC superpixels from scikit-image on the Lab image with a generic budget of
    ``max_regions`` regions, ordered by area (largest first, a stand-in for "background first").
 
@@ -73,16 +75,32 @@ def _order_key(name: str) -> int:
     return hits[-1] if hits else len(PAINT_ORDER)
 
 
-def detr_segment(image: torch.Tensor) -> Segmentation:
-    """DETR panoptic masks of ``image (1, 3, H, W)`` in [0, 1], from the local HF cache only.
+@dataclass
+class DetrSegmenter:
+    """DETR panoptic segmentation, loaded once (:func:`load_detr`): its image processor and model."""
+
+    processor: object
+    model: object
+
+
+def load_detr() -> DetrSegmenter:
+    """Load DETR panoptic (``facebook/detr-resnet-50-panoptic``) once for a run, eval mode, CPU.
 
     Raises:
-        OSError / ImportError / ValueError: model not in the local cache (nothing is downloaded).
+        WeightsMissingError: not in the Hugging Face cache and not downloadable (one line: what, where).
     """
     from transformers import DetrForSegmentation, DetrImageProcessor
 
-    processor = DetrImageProcessor.from_pretrained(DETR_NAME, local_files_only=True)
-    model = DetrForSegmentation.from_pretrained(DETR_NAME, local_files_only=True).eval()
+    from common.pretrained import hf_from_pretrained
+
+    processor = hf_from_pretrained(DetrImageProcessor, DETR_NAME)
+    model = hf_from_pretrained(DetrForSegmentation, DETR_NAME).eval()
+    return DetrSegmenter(processor, model)
+
+
+def detr_segment(image: torch.Tensor, detr: DetrSegmenter) -> Segmentation:
+    """DETR panoptic masks of ``image (1, 3, H, W)`` in [0, 1]."""
+    processor, model = detr.processor, detr.model
     H, W = image.shape[-2:]
     arr = (image[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
     with torch.no_grad():
@@ -96,9 +114,7 @@ def detr_segment(image: torch.Tensor) -> Segmentation:
         m = seg == info["id"]
         by_name[name] = by_name.get(name, torch.zeros_like(m)) | m
     names = sorted(by_name, key=_order_key)
-    return Segmentation(
-        [by_name[n] for n in names], names, "detr-panoptic", f"{DETR_NAME} from the local cache"
-    )
+    return Segmentation([by_name[n] for n in names], names, "detr-panoptic", f"{DETR_NAME} panoptic masks")
 
 
 def slic_segment(image: torch.Tensor, max_regions: int = 8, seed: int = 0) -> Segmentation:
@@ -139,19 +155,27 @@ def slic_segment(image: torch.Tensor, max_regions: int = 8, seed: int = 0) -> Se
     )
 
 
-def segment(image: torch.Tensor, max_regions: int = 8, log=print) -> Segmentation:
-    """DETR panoptic when its weights are in the local HF cache, else SLIC; logs which one is used."""
-    try:
-        seg = detr_segment(image)
+def segment(
+    image: torch.Tensor,
+    max_regions: int = 8,
+    detr: DetrSegmenter | None = None,
+    detr_note: str = "",
+    log=print,
+) -> Segmentation:
+    """DETR panoptic masks when ``detr`` is loaded and finds regions, else SLIC; logs which one is used.
+
+    Args:
+        image: ``(1, 3, H, W)`` float in [0, 1]. max_regions: SLIC budget. detr: from :func:`load_detr`, or
+        None (offline path). detr_note: why DETR is absent (recorded in ``metrics.json``).
+    """
+    if detr is not None:
+        seg = detr_segment(image, detr)
         if seg.masks:
             log(f"segmentation: {seg.note}")
             return seg
-    except Exception as err:  # noqa: BLE001 - any failure to load the optional model means: offline path
-        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-        log(
-            f"segmentation: DETR ({DETR_NAME}) not in the local Hugging Face cache ({reason}); "
-            f"using offline SLIC regions"
-        )
+        detr_note = "DETR found no regions"
     seg = slic_segment(image, max_regions)
-    seg.extra["detr_missing"] = True
+    log(f"segmentation: offline SLIC regions ({detr_note})")
+    seg.note = f"{seg.note}; {detr_note}"
+    seg.extra["detr_missing"] = detr is None
     return seg

@@ -24,7 +24,6 @@ from common.cli import (
     non_negative_float,
     positive_float,
     positive_int,
-    prepare_output_dir,
     run_main,
 )
 from segpaint.config import PRESETS, STYLES
@@ -72,19 +71,16 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
 
     from common.device import get_device, seed_everything
-    from common.image_io import list_images, load_image
+    from common.outputs import list_inputs, paint_images
     from segpaint.config import style_config
-    from segpaint.run import paint_file
+    from segpaint.run import load_models, paint_file
 
-    images = list_images(args.image_path)
-    for path in images:  # every input is checked before anything is written
-        load_image(path)
+    images, is_folder = list_inputs(args.image_path)
     device = get_device(args.device)
-    out_root = prepare_output_dir(f"{args.output_dir}/{args.exp_name}")
     cfg = style_config(
         args.style,
         preset=args.preset,
@@ -96,9 +92,13 @@ def main(argv=None) -> None:
         global_loss=args.global_loss or None,
         max_side=args.max_side,
     )
-    for path in images:
+    models = load_models(cfg, device, args.renderer)
+
+    def paint_one(path, folder):
         seed_everything(args.seed)
-        paint_file(path, out_root, cfg, device, args.renderer, seed=args.seed, video=args.video)
+        paint_file(path, folder, cfg, models, device, seed=args.seed, video=args.video)
+
+    return paint_images(images, paint_one, f"{args.output_dir}/{args.exp_name}", is_folder)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -18,7 +19,16 @@ from torch.nn import functional as F
 from common.errors import WeightsMissingError
 from sketching.edges import edge_ink, edge_map
 
-__all__ = ["EdgeObjective", "ClipVggObjective", "MROSS_VGG_LAYERS", "build_objective", "gaussian_blur"]
+__all__ = [
+    "EdgeObjective",
+    "ClipVggObjective",
+    "MROSS_VGG_LAYERS",
+    "ObjectiveNetworks",
+    "load_objective_networks",
+    "make_objective",
+    "build_objective",
+    "gaussian_blur",
+]
 
 log = logging.getLogger("sketching")
 
@@ -160,6 +170,100 @@ class ClipVggObjective(nn.Module):
         return {"loss": loss, **terms}
 
 
+@dataclass
+class ObjectiveNetworks:
+    """The networks of a sketch objective, loaded once per run (:func:`load_objective_networks`).
+
+    Attributes:
+        name: ``"clip"`` or ``"edge"`` (the objective that will run).
+        clip: a :class:`common.losses.clip_loss.CLIPConvLoss`, or None for ``"edge"``.
+        vgg: MROSS's VGG16 feature loss, or None (term off or weights missing).
+        notes: log lines for ``metrics.json`` (what was missing, what runs instead).
+    """
+
+    name: str
+    clip: nn.Module | None = None
+    vgg: nn.Module | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_objective_networks(
+    loss: str,
+    clip_weights: str | os.PathLike | None = None,
+    random_weights: bool = False,
+    use_vgg: bool = True,
+    device: torch.device | str = "cpu",
+) -> ObjectiveNetworks:
+    """Load the networks of the requested objective once for a run.
+
+    Args:
+        loss: ``"auto"`` (CLIP when its weights can be had, else the edge objective, with a note),
+            ``"clip"`` (CLIP or an error) or ``"edge"``.
+        clip_weights: ``--clip_weights`` file, or None for open_clip's standard cache (downloaded into it
+            when online, see ``common.losses.clip_loss.load_clip_rn101``).
+        random_weights: random CLIP and VGG (tests, timing only).
+        use_vgg: add MROSS's VGG16 term to the CLIP objective (without its weights the term is dropped,
+            with a note).
+        device: where the networks go.
+
+    Raises:
+        WeightsMissingError: ``loss == "clip"`` or ``clip_weights`` given, and CLIP cannot be loaded (the user
+            asked for that model by name: no silent fallback).
+        ValueError: unknown ``loss``.
+    """
+    if loss not in ("auto", "clip", "edge"):
+        raise ValueError(f"unknown loss {loss!r} (auto, clip, edge)")
+    notes: list[str] = []
+    if loss == "edge":
+        return ObjectiveNetworks("edge")
+    from common.losses.clip_loss import CLIPConvLoss
+
+    try:
+        clip = CLIPConvLoss(clip_weights, random_weights=random_weights)
+    except WeightsMissingError as err:
+        if loss == "clip" or clip_weights is not None:
+            raise
+        notes.append(f"{err}; using the offline edge objective (--loss edge)")
+        log.warning(notes[-1])
+        return ObjectiveNetworks("edge", notes=notes)
+    vgg = None
+    if use_vgg:
+        from common.losses.perceptual import VGG16PerceptualLoss
+
+        try:
+            vgg = VGG16PerceptualLoss(
+                MROSS_VGG_LAYERS, "normalized_l2", [1.0] * 5, random_weights=random_weights
+            )
+        except WeightsMissingError as err:
+            notes.append(f"{err}; running the CLIP objective without MROSS's VGG16 term")
+    if random_weights:
+        notes.append("random CLIP/VGG weights (timing/testing only: the objective is not semantic)")
+    for note in notes:
+        log.warning(note)
+    return ObjectiveNetworks("clip", clip.to(device), None if vgg is None else vgg.to(device), notes)
+
+
+def make_objective(
+    networks: ObjectiveNetworks,
+    target: torch.Tensor,
+    edge_method: str = "contour",
+    width_px: float = 1.5,
+    num_augs: int = 4,
+    content_mask=None,
+) -> nn.Module:
+    """The objective of one target image from the run's networks.
+
+    Args:
+        networks: from :func:`load_objective_networks`.
+        target: ``(1, 3, H, W)`` float in [0, 1] on the run's device.
+        edge_method, width_px: edge objective settings. num_augs: views per step of the CLIP objective.
+        content_mask: ``(H, W)`` bool where the photo lies on the canvas (edge objective), or None.
+    """
+    if networks.name == "clip":
+        return ClipVggObjective(target, networks.clip, networks.vgg, num_augs=num_augs).to(target.device)
+    return EdgeObjective(target, edge_method, width_px, content_mask=content_mask).to(target.device)
+
+
 def build_objective(
     loss: str,
     target: torch.Tensor,
@@ -171,55 +275,11 @@ def build_objective(
     num_augs: int = 4,
     content_mask=None,
 ) -> tuple[nn.Module, list[str]]:
-    """Make the requested objective, falling back to the edge objective when CLIP weights are missing.
-
-    Args:
-        loss: ``"clip"`` or ``"edge"``.
-        target: ``(1, 3, H, W)`` float in [0, 1] on the run's device.
-        clip_weights: ``--clip_weights`` file, or None to search the caches.
-        random_weights: random CLIP and VGG (tests, timing only).
-        edge_method, width_px: edge objective settings.
-        use_vgg: add MROSS's VGG16 term to the CLIP objective.
-        num_augs: augmented views per step of the CLIP objective (CLIPasso: 4).
-        content_mask: ``(H, W)`` bool where the photo lies on the canvas (edge objective), or None.
+    """One-image shortcut of :func:`load_objective_networks` + :func:`make_objective` (benchmarks, figures).
 
     Returns:
-        ``(objective, notes)``: notes are log lines (what was missing, what runs instead) for metrics.json.
-
-    Raises:
-        WeightsMissingError: ``clip_weights`` was given explicitly but cannot be loaded (no silent fallback
-            for a file the user named).
+        ``(objective, notes)``. Raises as :func:`load_objective_networks`.
     """
-    notes: list[str] = []
-    if loss == "clip":
-        from common.losses.clip_loss import CLIPConvLoss
-
-        try:
-            clip = CLIPConvLoss(clip_weights, random_weights=random_weights)
-        except WeightsMissingError as err:
-            if clip_weights is not None:
-                raise
-            notes.append(f"{err}; falling back to the offline edge objective (--loss edge)")
-        else:
-            vgg = None
-            if use_vgg:
-                from common.losses.perceptual import VGG16PerceptualLoss
-
-                try:
-                    vgg = VGG16PerceptualLoss(
-                        MROSS_VGG_LAYERS, "normalized_l2", [1.0] * 5, random_weights=random_weights
-                    )
-                except WeightsMissingError as err:
-                    notes.append(f"{err}; running the CLIP objective without MROSS's VGG16 term")
-            if random_weights:
-                notes.append("random CLIP/VGG weights (timing/testing only: the objective is not semantic)")
-            obj = ClipVggObjective(target, clip, vgg, num_augs=num_augs).to(target.device)
-            for note in notes:
-                log.warning(note)
-            return obj, notes
-    elif loss != "edge":
-        raise ValueError(f"unknown loss {loss!r} (clip, edge)")
-    for note in notes:
-        log.warning(note)
-    edge = EdgeObjective(target, edge_method, width_px, content_mask=content_mask)
-    return edge.to(target.device), notes
+    nets = load_objective_networks(loss, clip_weights, random_weights, use_vgg, target.device)
+    objective = make_objective(nets, target, edge_method, width_px, num_augs, content_mask)
+    return objective, list(nets.notes)

@@ -1,17 +1,15 @@
 """Files written per sketched image: SVGs (final and per round), PNG, stroke JSON, metrics.json, video.
 
-Every file is written atomically (temporary name, then rename) by the core's writers.
+Written through ``common.outputs.ImageOutput`` (all or nothing per image).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from common.image_io import save_image, save_json, save_strokes
+from common.outputs import ImageOutput
 from common.renderers.curve import FORMAT
-from common.svg import rasterize_svg, strokes_to_svg, write_svg
+from common.svg import rasterize_svg, strokes_to_svg
 from sketching.pipeline import PreparedImage
 from sketching.sketcher import SketchConfig, SketchResult, render_sketch, sketch_rows
 
@@ -25,7 +23,7 @@ def sketch_svg(points_px: torch.Tensor, config: SketchConfig) -> str:
 
 
 def write_sketch_outputs(
-    out_dir: Path,
+    out: ImageOutput,
     prepared: PreparedImage,
     best: SketchResult,
     results: list[SketchResult],
@@ -33,7 +31,7 @@ def write_sketch_outputs(
     run_info: dict,
     recorder=None,
 ) -> dict:
-    """Write the outputs of one image into ``out_dir`` (created by the caller) and return metrics.json's dict.
+    """Write the outputs of one image into ``out`` and return metrics.json's dict.
 
     Files: ``sketch.svg`` (best sketch), ``sketch.png`` (its tensor render), ``strokes.json`` (format
     ``curve``), ``round{r}.svg`` per round, ``metrics.json`` and, with a recorder, ``process.mp4``.
@@ -42,9 +40,15 @@ def write_sketch_outputs(
     image = render_sketch(best.control_points, c, config.stroke_width).detach()
     svg_text = sketch_svg(best.control_points, config)
     raster = rasterize_svg(svg_text, c, c)
+    rows = sketch_rows(best.control_points, c, config.stroke_width)
+    extra = {"budgets": prepared.budgets, "seed": best.seed, "source": str(prepared.path)}
+    out.image("sketch.png", image)
+    out.strokes(
+        FORMAT, rows, c, c, background=[1.0, 1.0, 1.0], extra=extra, svg="sketch.svg", svg_text=svg_text
+    )
     rounds = []
     for r, points in enumerate(best.round_points, start=1):
-        write_svg(out_dir / f"round{r}.svg", sketch_svg(points, config))
+        out.svg(f"round{r}.svg", sketch_svg(points, config))
         rounds.append(
             {
                 "round": r,
@@ -56,27 +60,8 @@ def write_sketch_outputs(
                 "svg": f"round{r}.svg",
             }
         )
-    rows = sketch_rows(best.control_points, c, config.stroke_width)
-    save_strokes(
-        out_dir / "strokes.json",
-        FORMAT,
-        rows,
-        c,
-        c,
-        background=[1.0, 1.0, 1.0],
-        extra={"budgets": prepared.budgets, "seed": best.seed, "source": str(prepared.path)},
-    )
-    save_image(image, out_dir / "sketch.png")
-    write_svg(out_dir / "sketch.svg", svg_text)
-    files = [
-        "sketch.svg",
-        "sketch.png",
-        "strokes.json",
-        *[f"round{r}.svg" for r in range(1, len(rounds) + 1)],
-    ]
-    if recorder is not None and len(recorder) > 0:
-        recorder.save(out_dir / "process.mp4", fps=12)
-        files.append("process.mp4")
+    if recorder is not None:
+        out.video(recorder, fps=12)
     iterations = max(best.iterations, 1)
     metrics = {
         "image": str(prepared.path),
@@ -104,7 +89,6 @@ def write_sketch_outputs(
         "notes": prepared.notes + run_info.get("notes", []),
         "loss_curve": [round(v, 6) for v in best.loss_curve],
         "eval_curve": [[step, round(v, 6)] for step, v in best.eval_curve],
-        "files": files + ["metrics.json"],
     }
-    save_json(metrics, out_dir / "metrics.json")
+    out.metrics(metrics)
     return metrics

@@ -11,28 +11,36 @@ sketch.png (its tensor render, 224 px by default), strokes.json (format "curve")
 (the sketch after each round), metrics.json (objective used, loss curve, final objective, per-round budgets,
 per-seed results, seconds) and with --video process.mp4.
 
---loss clip (default) needs CLIP RN101 weights (--clip_weights, or ~/.cache/clip/RN101.pt, or the Hugging
-Face cache) and VGG16 weights (torch.hub cache). When the CLIP weights are missing the program says what to
-fetch and where, then runs the offline edge objective instead (--loss edge), as logged in metrics.json.
+--loss clip needs CLIP RN101 weights (--clip_weights, or open_clip's cache, downloaded into it when online)
+and VGG16 weights (torch.hub cache, likewise); without CLIP weights it ends with one error line, exit 2.
+--loss auto (default) says what to fetch and where, then runs the offline edge objective (--loss edge), as
+recorded in metrics.json. A folder run sketches every readable image, reports each bad one in one line,
+ends with "painted N, failed M" and exits 1 if any failed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
-import time
 from pathlib import Path
+
+import torch
 
 from common.cli import (
     ArgumentParser,
     add_common_args,
+    int_in,
+    non_negative_int,
     positive_float,
     positive_int,
-    prepare_output_dir,
     run_main,
 )
+from common.device import get_device, seed_everything
 from common.errors import UserError
+from common.outputs import list_inputs, paint_images
+from sketching.objectives import load_objective_networks
+from sketching.run import SketchRunConfig, sketch_file
+from sketching.sketcher import SketchConfig
 
 log = logging.getLogger("sketching")
 
@@ -60,9 +68,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--auto_roi", action="store_true", help="choose the regions by Canny edge density")
     p.add_argument(
         "--loss",
-        choices=("clip", "edge"),
-        default="clip",
-        help="clip: CLIP RN101 + VGG16 (MROSS); edge: offline multi-scale edge objective",
+        choices=("auto", "clip", "edge"),
+        default="auto",
+        help="clip: CLIP RN101 + VGG16 (MROSS), exit 2 without CLIP weights; edge: offline multi-scale "
+        "edge objective; auto (default): clip when its weights can be had, else edge (logged)",
     )
     p.add_argument("--clip_weights", type=Path, default=None, help="CLIP RN101 weights file (RN101.pt)")
     p.add_argument(
@@ -83,10 +92,13 @@ def build_parser() -> ArgumentParser:
         help="seed points: farthest points on Canny edges (MROSS), CLIP saliency (CLIPasso), random",
     )
     p.add_argument("--stroke_width", type=positive_float, default=1.5, help="stroke width in canvas pixels")
-    p.add_argument("--canvas", type=positive_int, default=224, help="canvas side in pixels (224)")
+    p.add_argument("--canvas", type=int_in(16, 4096), default=224, help="canvas side in pixels (224)")
     p.add_argument("--lr", type=positive_float, default=1.0, help="Adam learning rate, pixels (1.0)")
     p.add_argument("--no_vgg", action="store_true", help="--loss clip without MROSS's VGG16 term (CLIPasso)")
-    p.add_argument("--num_augs", type=int, default=4, help="augmented views per step of --loss clip (4)")
+    p.add_argument(
+        "--num_augs", type=non_negative_int, default=4, help="augmented views per step of --loss clip (4)"
+    )
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--video", action="store_true", help="also write the optimisation as process.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_args(p, output_dir_default="results/sketching")
@@ -96,101 +108,33 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from common.device import get_device, seed_everything  # heavy imports after the flags
-    from common.image_io import list_images
-    from common.video import ProcessRecorder
-    from sketching.objectives import ClipVggObjective, build_objective
-    from sketching.outputs import write_sketch_outputs
-    from sketching.pipeline import best_of_seeds, clip_saliency, prepare_image
-    from sketching.sketcher import SketchConfig
-
-    if args.num_augs < 0:
-        raise UserError(f"--num_augs must be >= 0, got {args.num_augs}")
-    if args.canvas < 16:
-        raise UserError(f"--canvas must be at least 16 px, got {args.canvas}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.clip_weights is not None and not args.clip_weights.expanduser().is_file():
         raise UserError(f"--clip_weights file not found: {args.clip_weights}")
-    images = list_images(args.target)
-    if Path(args.target).is_dir():  # ROI masks beside their scene (NAME_roi1.png) are not targets
+    images, is_folder = list_inputs(args.target)
+    if is_folder:  # ROI masks beside their scene (NAME_roi1.png) are not targets
         images = [p for p in images if not re.search(r"_roi\d+$", p.stem)] or images
     if args.roi and len(images) > 1:
         raise UserError("--roi masks belong to one image; --target is a folder of several images")
     device = get_device(args.device)
-    config = SketchConfig(
-        num_strokes=args.num_strokes,
-        num_iter=args.num_iter,
-        canvas=args.canvas,
-        stroke_width=args.stroke_width,
-        lr=args.lr,
-        init=args.init,
+    sketch = SketchConfig(
+        num_strokes=args.num_strokes, num_iter=args.num_iter, canvas=args.canvas,
+        stroke_width=args.stroke_width, lr=args.lr, init=args.init,
+    )  # fmt: skip
+    run = SketchRunConfig(
+        args.loss, args.region_round, args.roi, args.auto_roi, args.num_sketches, args.edge_method,
+        args.num_augs, args.clip_random_weights, args.video, args.seed, not args.quiet,
+    )  # fmt: skip
+    nets = load_objective_networks(
+        args.loss, args.clip_weights, args.clip_random_weights, not args.no_vgg, device
     )
-    # Validate every image and mask before anything is written.
-    prepared = [
-        prepare_image(path, args.canvas, args.num_strokes, args.region_round, args.roi, args.auto_roi)
-        for path in images
-    ]
-    out_root = prepare_output_dir(args.output_dir)
-    for item in prepared:
+
+    def paint_one(path, folder):
         seed_everything(args.seed)
-        target = item.target.to(device)
-        objective, notes = build_objective(
-            args.loss,
-            target,
-            clip_weights=args.clip_weights,
-            random_weights=args.clip_random_weights,
-            edge_method=args.edge_method,
-            width_px=args.stroke_width,
-            num_augs=args.num_augs,
-            use_vgg=not args.no_vgg,
-            content_mask=item.content,
-        )
-        saliency = None
-        if args.init == "saliency":
-            if isinstance(objective, ClipVggObjective):
-                saliency = clip_saliency(objective.clip_loss.visual, target)
-            else:
-                notes.append("--init saliency needs CLIP weights; farthest-point seeds used instead")
-        recorders = {}
+        sketch_file(path, folder, nets, sketch, run, device)
 
-        def on_eval(seed, recorders=recorders):
-            if not args.video:
-                return None
-            recorders[seed] = ProcessRecorder(max_frames=240)
-            return lambda image, step, loss: recorders[seed].add(image)
-
-        if objective.name == "edge" and args.init == "fps" and objective.edges.any():
-            # seed on the edges the objective rewards (MROSS seeds on raw Canny edges; budgets stay Canny)
-            item = dataclasses.replace(item, edges=objective.edges)
-        seeds = [args.seed + 1000 * k for k in range(args.num_sketches)]
-        start = time.perf_counter()
-        best, results = best_of_seeds(
-            item, objective, config, seeds, device, saliency, on_eval=on_eval, progress=not args.quiet
-        )
-        out_dir = prepare_output_dir(out_root / item.path.stem)
-        run_info = {
-            "objective_requested": args.loss,
-            "objective_used": objective.name,
-            "edge_method": args.edge_method if objective.name == "edge" else None,
-            "clip_random_weights": bool(args.clip_random_weights) if objective.name == "clip" else None,
-            "device": str(device),
-            "wall_seconds": round(time.perf_counter() - start, 3),
-            "notes": notes,
-        }
-        metrics = write_sketch_outputs(
-            out_dir, item, best, results, config, run_info, recorders.get(best.seed)
-        )
-        log.info(
-            "%s: %d strokes in %d round(s) %s, %s objective %.4g, %.1f s -> %s",
-            item.path.name,
-            metrics["num_strokes"],
-            len(item.budgets),
-            item.budgets,
-            objective.name,
-            best.best_loss,
-            metrics["seconds"],
-            out_dir,
-        )
-    return 0
+    return paint_images(images, paint_one, args.output_dir, is_folder)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from common.image_io import atomic_write, save_strokes
+from common.image_io import atomic_write
 from common.losses.chamfer import chamfer_distance
 from common.metrics import psnr, ssim
 from common.renderers.dots import render_dots
-from common.svg import dots_to_svg, write_svg
+from common.svg import dots_to_svg
 from stipple.stipplers import Stipples
 
 __all__ = [
@@ -133,23 +133,16 @@ def write_points_csv(st: Stipples, path: str | Path, height: int, width: int) ->
     return Path(path)
 
 
-def write_outputs(
-    st: Stipples, out_dir: Path, stem: str, height: int, width: int, size_mm: float, color: bool = False
-) -> dict[str, Path]:
-    """Write ``stem_points.csv``, ``stem.svg`` (one <circle> per stipple, ``size_mm`` wide) and
-    ``stem_strokes.json`` (format ``dots``). Returns their paths."""
+def write_outputs(st: Stipples, out, height: int, width: int, size_mm: float, color: bool = False) -> None:
+    """Write ``points.csv``, ``stipple.svg`` (one <circle> per stipple, ``size_mm`` wide, no background
+    rectangle: for pen plotters) and ``strokes.json`` (format ``dots``) into ``out``, a
+    ``common.outputs.ImageOutput``."""
     params = torch.cat([st.positions, st.radii[:, None], st.colors if color else torch.zeros(len(st), 3)], 1)
-    paths = {
-        "csv": out_dir / f"{stem}_points.csv",
-        "svg": out_dir / f"{stem}.svg",
-        "json": out_dir / f"{stem}_strokes.json",
-    }
-    write_points_csv(st, paths["csv"], height, width)
-    write_svg(
-        paths["svg"], dots_to_svg(params, height, width, size_mm=size_mm)
-    )  # no background rect: plotters
-    save_strokes(paths["json"], "dots", params, height, width, background=[1.0, 1.0, 1.0])
-    return paths
+    write_points_csv(st, out.path("points.csv"), height, width)
+    plotter_svg = dots_to_svg(params, height, width, size_mm=size_mm)
+    out.strokes(
+        "dots", params, height, width, background=[1.0, 1.0, 1.0], svg="stipple.svg", svg_text=plotter_svg
+    )
 
 
 def with_uniform_radii(st: Stipples, image: torch.Tensor) -> Stipples:

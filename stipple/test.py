@@ -4,28 +4,17 @@
     python stipple/test.py --method lbg photos/ --points 2500 --size_mm 150
     python stipple/test.py --method net photo.jpg --points 1024 --checkpoint checkpoints/stipple_net.pt
 
-Per image NAME, in --output_dir (default results/stipple): NAME_stipple.png (anti-aliased dots, longer side
---render_side px), NAME.svg (one <circle> per stipple, --size_mm wide, for pen plotters), NAME_points.csv (one
-row per stipple), NAME_strokes.json (format ``dots``) and NAME_metrics.json (count, seconds, tone PSNR/SSIM
-of the blurred render against the grayscale input). --points must be a square grid size for the network.
+Per image NAME, into --output_dir/NAME/ (default results/stipple): stipple.png (anti-aliased dots, longer
+side --render_side px), stipple.svg (one <circle> per stipple, --size_mm wide, for pen plotters),
+points.csv (one row per stipple), strokes.json (format ``dots``) and metrics.json (count, seconds, tone
+PSNR/SSIM of the blurred render against the grayscale input). --points must be a square grid size for the
+network. A folder run stipples every readable image, reports each bad one in one line, ends with "painted N,
+failed M" and exits 1 if any failed.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
-
-from common.cli import (
-    ArgumentParser,
-    add_common_args,
-    positive_float,
-    positive_int,
-    prepare_output_dir,
-    run_main,
-)
-
-if TYPE_CHECKING:
-    import torch
+from common.cli import ArgumentParser, add_common_args, positive_float, positive_int, run_main
 
 
 def build_parser() -> ArgumentParser:
@@ -48,74 +37,39 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def stipple_one(method: str, image: torch.Tensor, points: int, n_iter: int, gamma: float, model, gen):
-    """Run one method on (1, 3, H, W); returns (Stipples, seconds)."""
-    from stipple.stipplers import lbg_stippling, weighted_voronoi_stippling
-
-    start = time.perf_counter()
-    if method == "wvs":
-        st = weighted_voronoi_stippling(image, points, n_iter=n_iter, gamma=gamma, generator=gen)[0]
-    elif method == "lbg":
-        st = lbg_stippling(image, points, max_iter=n_iter, gamma=gamma, generator=gen)
-    else:
-        from stipple.inference import predict_stipples
-
-        st = predict_stipples(model, image, points)
-    return st, time.perf_counter() - start
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    import torch  # heavy imports after the flags: --help and flag errors stay fast
-    from tqdm import tqdm
-
+    # heavy imports after the flags: --help and flag errors stay fast
     from common.checkpoint import default_checkpoint
     from common.device import get_device, seed_everything
-    from common.image_io import list_images, load_image, save_image, save_json
-    from stipple.evaluate import render_stipples, tone_metrics, write_outputs
+    from common.outputs import list_inputs, paint_images
     from stipple.model import grid_for_points
+    from stipple.run import StippleConfig, stipple_file
 
-    if args.method == "net":
-        grid_for_points(args.points)
-    paths = list_images(args.input)
+    cfg = StippleConfig(
+        args.method, args.points, args.n_iter, args.gamma, args.size_mm, args.render_side, args.max_side,
+        args.color, args.seed,
+    )  # fmt: skip
+    if cfg.method == "net":
+        grid_for_points(cfg.points)
+    images, is_folder = list_inputs(args.input)
     device = get_device(args.device)
-    seed_everything(args.seed)
+    seed_everything(cfg.seed)
     model, provenance = None, None
-    if args.method == "net":
+    if cfg.method == "net":
         from stipple.inference import load_stipple_net
 
         model, ckpt = load_stipple_net(args.checkpoint or default_checkpoint("stipple_net.pt"), device)
         provenance = ckpt["provenance"]
-    images = [(p, load_image(p, max_side=args.max_side)) for p in paths]  # all readable before writing
-    out = prepare_output_dir(args.output_dir)
-    for path, image in tqdm(images, desc=f"stippling ({args.method})", disable=len(images) < 2):
-        gen = torch.Generator().manual_seed(args.seed)
-        st, seconds = stipple_one(
-            args.method, image.to(device), args.points, args.n_iter, args.gamma, model, gen
-        )
-        _, _, h, w = image.shape
-        scale = args.render_side / max(h, w)
-        rh, rw = max(1, round(h * scale)), max(1, round(w * scale))
-        save_image(render_stipples(st, rh, rw, color=args.color), out / f"{path.stem}_stipple.png")
-        files = write_outputs(st, out, path.stem, h, w, args.size_mm, color=args.color)
-        metrics = {
-            "method": args.method,
-            "points": len(st),
-            "seconds": round(seconds, 4),
-            "height": h,
-            "width": w,
-            "device": str(device),
-            **tone_metrics(st, image),
-            "files": {k: v.name for k, v in files.items()},
-        }
-        if provenance is not None:
-            metrics["checkpoint_offline_encoder"] = provenance.get("offline_encoder")
-        save_json(metrics, out / f"{path.stem}_metrics.json")
+
+    def paint_one(path, folder):
+        m = stipple_file(path, folder, cfg, model, device, provenance)
         print(
-            f"{path.name}: {len(st)} stipples in {seconds:.3f} s, "
-            f"tone PSNR {metrics['tone_psnr']:.2f} dB -> {out}"
+            f"{path.name}: {m['points']} stipples in {m['seconds']:.3f} s, "
+            f"tone PSNR {m['tone_psnr']:.2f} dB -> {folder}"
         )
-    return 0
+
+    return paint_images(images, paint_one, args.output_dir, is_folder)
 
 
 if __name__ == "__main__":

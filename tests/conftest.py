@@ -7,11 +7,19 @@
 - ``rng``: a CPU ``torch.Generator`` seeded with 0 (``torch.rand(..., generator=rng).to(device)``).
 - ``np_rng``: ``numpy.random.default_rng(0)``.
 Every test also starts with ``torch.manual_seed(0)`` (autouse ``_seed``).
+
+No test touches the network (autouse ``_no_network``): every test runs offline (``HF_HUB_OFFLINE=1``,
+inherited by subprocesses), and any attempt to resolve or connect to a non-loopback address fails the test,
+even when the code under test catches the error. A test marked ``@pytest.mark.network_refused`` may try:
+its attempts are refused at once (``ConnectionRefusedError``), as on a machine whose network refuses the
+hub hosts, and counted in the ``network_attempts`` fixture.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -103,3 +111,59 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def _loopback(host) -> bool:
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture
+def network_attempts() -> list:
+    """Addresses the test tried to reach (filled by ``_no_network``)."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, network_attempts: list):
+    from common import pretrained
+
+    allowed = request.node.get_closest_marker("network_refused") is not None
+    if not allowed:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(pretrained, "_probed", {})
+    real_connect, real_connect_ex, real_getaddrinfo = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.getaddrinfo,
+    )
+
+    def refuse(address):
+        network_attempts.append(address)
+        raise ConnectionRefusedError(111, f"network access refused in tests: {address}")
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            refuse(address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            refuse(address)
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _loopback(host if not isinstance(host, bytes) else host.decode()):
+            refuse(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    if network_attempts and not allowed:
+        pytest.fail(f"the test tried to reach the network: {network_attempts[:3]}", pytrace=False)

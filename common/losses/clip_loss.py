@@ -14,11 +14,13 @@ random perspective (distortion 0.5, p = 1, fill 0) followed by a random resized 
 ratio 1), applied jointly to the (sketch, target) pair, plus the un-augmented pair. CLIP's own mean/std
 normalisation is applied inside.
 
-Weights are never downloaded. They come from ``weights_path`` (``--clip_weights``: OpenAI's TorchScript
-``RN101.pt`` or an open_clip ``open_clip_model.safetensors`` / ``open_clip_pytorch_model.bin``), else from the
-caches open_clip itself would use: ``~/.cache/clip/RN101.pt`` and the Hugging Face cache of
-``timm/resnet101_clip.openai``. When none is found :class:`common.errors.WeightsMissingError` names the
-file to fetch and where to put it. ``random_weights=True`` builds RN101 with random weights through open_clip
+Weights come from ``weights_path`` (``--clip_weights``: OpenAI's TorchScript ``RN101.pt`` or an open_clip
+``open_clip_model.safetensors`` / ``open_clip_pytorch_model.bin``), else from the caches open_clip itself
+uses: ``~/.cache/clip/RN101.pt`` and the Hugging Face cache of ``timm/resnet101_clip.openai``; when neither
+holds them and the machine is online (no ``--offline``, ``common.pretrained.download_allowed``), open_clip's
+downloader (``pretrained="openai"``) fetches them into the Hugging Face cache. Otherwise
+:class:`common.errors.WeightsMissingError` names the file to fetch and where to put it.
+``random_weights=True`` builds RN101 with random weights through open_clip
 (offline; for tests and timing only: the loss is then not semantic).
 """
 
@@ -83,6 +85,29 @@ def find_clip_weights() -> Path | None:
     return None
 
 
+def _download_clip_weights() -> Path:
+    """Fetch RN101's weights with open_clip's own downloader (``pretrained="openai"``: the Hugging Face repo
+    ``timm/resnet101_clip.openai``, into the Hugging Face cache) when downloads are allowed.
+
+    Raises:
+        WeightsMissingError: offline, host unreachable, or the download failed (one line: what, where).
+    """
+    from huggingface_hub import constants
+
+    from common.pretrained import download_allowed
+
+    why = download_allowed(constants.ENDPOINT)
+    if why is not None:
+        raise WeightsMissingError(f"{clip_weights_hint()} [{why}]")
+    import open_clip.pretrained as ocp
+
+    try:
+        return Path(ocp.download_pretrained(ocp.get_pretrained_cfg("RN101", "openai")))
+    except Exception as err:  # noqa: BLE001 - any failed download: say so
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise WeightsMissingError(f"{clip_weights_hint()} [download failed: {reason}]") from None
+
+
 def clip_weights_hint() -> str:
     """One line saying which CLIP file to fetch and where to put it."""
     return (
@@ -117,7 +142,7 @@ def load_clip_rn101(weights_path: str | os.PathLike | None = None, random_weight
 
     Args:
         weights_path: weights file (``RN101.pt``, ``*.safetensors``, ``*.bin``); None searches the caches
-            (:func:`find_clip_weights`).
+            (:func:`find_clip_weights`) and downloads into them when allowed.
         random_weights: build with random weights and read nothing (tests, timing).
 
     Returns:
@@ -125,8 +150,8 @@ def load_clip_rn101(weights_path: str | os.PathLike | None = None, random_weight
         submodules ``layer1..layer4`` and ``attnpool``.
 
     Raises:
-        WeightsMissingError: no weights file found, a given path is missing, or the file does not load
-            (the message says which file to fetch and where).
+        WeightsMissingError: no weights file found or downloadable, a given path is missing, or the file
+            does not load (the message says which file to fetch and where).
     """
     import logging
 
@@ -137,9 +162,7 @@ def load_clip_rn101(weights_path: str | os.PathLike | None = None, random_weight
             if not path.is_file():
                 raise WeightsMissingError(f"--clip_weights file not found: {path}; {clip_weights_hint()}")
         else:
-            path = find_clip_weights()
-            if path is None:
-                raise WeightsMissingError(clip_weights_hint())
+            path = find_clip_weights() or _download_clip_weights()
     import open_clip
 
     level = logging.getLogger().level

@@ -49,9 +49,10 @@ import torch
 import torch.nn as nn
 
 from common.compositing import box_layers, composite_entries, composite_in_segments
+from common.strokes import STROKE_FORMATS
 
 FORMAT = "bezier13"
-PARAM_NAMES = ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "t0", "t2", "R", "G", "B")
+PARAM_NAMES = STROKE_FORMATS[FORMAT].param_names  # the registry's (common.strokes)
 GEOMETRY_DIM = 10  # the first 10 values: what the neural renderer sees
 
 _CHORD_TOL_PX = 1.0  # chord-to-curve deviation of the polyline that seeds the closest-point search

@@ -48,6 +48,7 @@ from torch import nn
 
 from common.compositing import box_layers, composite_in_segments, composite_patches
 from common.errors import StrokeFormatError
+from common.strokes import STROKE_FORMATS
 
 __all__ = [
     "FORMAT",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 FORMAT = "curve"
-PARAM_NAMES = ("x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3", "width", "R", "G", "B", "A")
+PARAM_NAMES = STROKE_FORMATS[FORMAT].param_names  # the registry's (common.strokes)
 
 _MAX_CHUNK_ELEMENTS = 1 << 22  # chunk * S * patch_h * patch_w per evaluation (bounds memory)
 _MAX_ENTRIES = 1 << 21  # patch pixels per checkpointed segment of render_curves (a few hundred MB)

@@ -41,9 +41,10 @@ import torch
 from torch import nn
 
 from common.compositing import box_layers, composite_in_segments, composite_patches
+from common.strokes import STROKE_FORMATS
 
 FORMAT = "dots"
-PARAM_NAMES = ("x", "y", "radius", "R", "G", "B")
+PARAM_NAMES = STROKE_FORMATS[FORMAT].param_names  # the registry's (common.strokes)
 
 _MIN_RADIUS_PX = 0.5
 _EPS = 1e-12

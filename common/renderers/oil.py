@@ -48,8 +48,10 @@ from torch import nn
 
 from common.compositing import box_layers, composite_in_segments, composite_patches, composite_sequential
 
+from common.strokes import STROKE_FORMATS
+
 FORMAT = "oil"
-PARAM_NAMES = ("x", "y", "w", "h", "theta", "R", "G", "B")
+PARAM_NAMES = STROKE_FORMATS[FORMAT].param_names  # the registry's (common.strokes)
 NUM_PARAMS = 8
 
 TEXTURE_SIZE = 256

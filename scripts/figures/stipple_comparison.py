@@ -16,7 +16,7 @@ from common.cli import ArgumentParser, positive_int, prepare_output_dir, run_mai
 from common.data import bundled_photo_tensor
 from stipple.evaluate import render_stipples, tone_metrics
 from stipple.inference import load_stipple_net
-from stipple.test import stipple_one
+from stipple.run import stipple_one
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,7 @@ from common.checkpoint import default_checkpoint
 from common.cli import ArgumentParser, float_in, positive_int, prepare_output_dir, run_main
 from common.losses.spectrum import half_plane_frequencies, point_periodogram, radial_average
 from stipple.inference import load_stipple_net
-from stipple.test import stipple_one
+from stipple.run import stipple_one
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,8 @@
-"""linerefiner/test.py: one same-size 8-bit PNG per input; one-line errors for bad input."""
+"""linerefiner/test.py: a same-size 8-bit PNG per input, in its own folder; one-line errors for bad input."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -62,11 +63,11 @@ def test_folder_gives_one_same_size_png_each(drawings, tiny_checkpoint, tmp_path
     )
     assert code == 0
     assert "inverted" in cap.out
-    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "b_dark.png"]
-    for name in ("a.png", "b_dark.png"):
-        with Image.open(out / name) as im:
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b_dark"]  # one folder per drawing
+    for name in ("a", "b_dark"):
+        with Image.open(out / name / "refined.png") as im:
             assert im.size == (64, 40) and im.mode == "L"
-    assert (out / "metrics.json").is_file()
+        assert json.loads((out / name / "metrics.json").read_text())["width"] == 64
 
 
 def test_threshold_gives_binary_output(drawings, tiny_checkpoint, tmp_path, capsys):
@@ -87,7 +88,7 @@ def test_threshold_gives_binary_output(drawings, tiny_checkpoint, tmp_path, caps
         capsys,
     )
     assert code == 0
-    assert set(np.unique(np.asarray(Image.open(out / "a.png")))) <= {0, 255}
+    assert set(np.unique(np.asarray(Image.open(out / "a" / "refined.png")))) <= {0, 255}
 
 
 @pytest.mark.parametrize("case", ["missing_folder", "non_image", "empty_folder", "missing_checkpoint"])
@@ -131,4 +132,4 @@ def test_module_entry_point(drawings, tiny_checkpoint, tmp_path):
         timeout=120,
     )
     assert res.returncode == 0, res.stderr
-    assert (out / "a.png").is_file()
+    assert (out / "a" / "refined.png").is_file()

@@ -117,7 +117,7 @@ def test_roi_rounds_budgets_and_round_svgs(photo, tmp_path):
     assert metrics["final_objective"] == min(s["best_objective"] for s in metrics["seeds"])
 
 
-def test_clip_without_weights_falls_back_to_edge(photo, tmp_path, monkeypatch, capsys):
+def test_auto_without_clip_weights_falls_back_to_edge(photo, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(clip_loss, "find_clip_weights", lambda: None)
     code, err = _run(
         [
@@ -137,8 +137,17 @@ def test_clip_without_weights_falls_back_to_edge(photo, tmp_path, monkeypatch, c
     )
     assert code == 0
     metrics = json.loads((tmp_path / "coffee" / "metrics.json").read_text())
-    assert metrics["objective_requested"] == "clip" and metrics["objective_used"] == "edge"
+    assert metrics["objective_requested"] == "auto" and metrics["objective_used"] == "edge"
     assert any("RN101.pt" in n and "edge" in n for n in metrics["notes"])
+
+
+def test_clip_asked_by_name_without_weights_is_one_error_line(photo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(clip_loss, "find_clip_weights", lambda: None)
+    argv = ["--target", photo, "--loss", "clip", "--num_strokes", 4, "--output_dir", tmp_path / "out"]
+    code, err = _run(argv, capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "RN101" in lines[0], err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

@@ -40,14 +40,16 @@ def _run(main, argv, capsys):
 
 
 def _check_outputs(out: Path, stem: str, points: int):
-    rows = list(csv.DictReader(open(out / f"{stem}_points.csv")))
-    root = ET.parse(out / f"{stem}.svg").getroot()  # valid XML
+    out = out / stem  # one folder per image (common.outputs)
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    root = ET.parse(out / "stipple.svg").getroot()  # valid XML
     circles = root.findall(f"{SVG_NS}circle")
     assert len(circles) == len(rows) == points
     assert root.get("width") == "120mm"
-    metrics = json.loads((out / f"{stem}_metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["points"] == points and metrics["seconds"] > 0 and metrics["tone_psnr"] > 8
-    png = Image.open(out / f"{stem}_stipple.png")
+    assert json.loads((out / "strokes.json").read_text())["format"] == "dots"
+    png = Image.open(out / "stipple.png")
     assert max(png.size) == 256 and min(png.getextrema()[0]) < 50  # dark dots on white
     return metrics
 
