@@ -16,7 +16,7 @@ import dataclasses
 import datetime as _dt
 import os
 import pickle
-import zipfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -144,10 +144,17 @@ def load_checkpoint(
         expected = "a StrokeLab checkpoint .pt file" + (f"; {hint}" if hint else "")
         raise CheckpointError(f"checkpoint not found: {p} (expected {expected})")
     try:
-        payload = torch.load(p, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        with warnings.catch_warnings():  # random bytes read as a pickle protocol number warn first
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(p, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise CheckpointError(f"cannot read checkpoint {p}: corrupt (claims too much memory)") from None
+    except Exception as err:  # noqa: BLE001 - a foreign or corrupt file fails in many ways (KeyError,
+        # IndexError, UnicodeDecodeError, UnpicklingError, zip errors...): all mean "not a checkpoint"
         text = str(err).strip()
-        if "Weights only load failed" in text:
+        if isinstance(err, (pickle.UnpicklingError, KeyError, IndexError, UnicodeDecodeError)) or (
+            "Weights only load failed" in text
+        ):
             reason = "corrupt, not a torch file, or holds objects that weights_only=True refuses"
         else:
             reason = text.splitlines()[0] if text else type(err).__name__
