@@ -131,22 +131,18 @@ class Runner:
         return result
 
     def _run_cnp(self, src: Path, out: Path, knobs: dict, progress) -> dict:
-        from compositor.run import paint_file
-        from compositor.test import build_parser
-
-        args = build_parser().parse_args(
-            ["--img_path", str(src), "--stroke_num", str(knobs["strokes"]), "--mode", str(knobs["mode"])]
-            + ["--size", str(knobs["side"]), "--output_dir", str(out)]
-            + (["--video", "--video_format", "gif"] if knobs["video"] else [])
-        )
-        from common.cli import prepare_output_dir
         from common.device import seed_everything
+        from compositor.run import CNPConfig, paint_file
 
+        cfg = CNPConfig(
+            stroke_num=knobs["strokes"], mode=knobs["mode"], size=knobs["side"], video=bool(knobs["video"]),
+            video_format="gif", progress=False,
+        )  # fmt: skip
         painter, actor = self.cnp_models
         _progress(progress, 0.05, "painting")
-        seed_everything(args.seed)
-        summary = paint_file(src, prepare_output_dir(out), painter, actor, args, self.device)
-        d = Path(summary.get("output_dir", out / src.stem))
+        seed_everything(cfg.seed)
+        d = out / src.stem
+        summary = paint_file(src, d, painter, actor, cfg, self.device)
         return {
             "result": d / "painting.png",
             "process": _existing(d / "process.gif"),
@@ -183,68 +179,47 @@ class Runner:
         }
 
     def _run_stipple(self, src: Path, out: Path, knobs: dict, progress) -> dict:
-        import torch
-
-        from common.cli import prepare_output_dir
         from common.device import seed_everything
-        from common.image_io import load_image, save_image, save_json
-        from stipple.evaluate import render_stipples, tone_metrics, write_outputs
         from stipple.model import grid_for_points
-        from stipple.test import build_parser, stipple_one
+        from stipple.run import StippleConfig, stipple_file
 
-        argv = [str(src), "--method", knobs["stipple_method"], "--points", str(knobs["points"])]
-        args = build_parser().parse_args([*argv, "--max_side", str(knobs["side"]), "--output_dir", str(out)])
-        if args.method == "net":
-            grid_for_points(args.points)  # raises UserError: the network needs a square grid size
-        model = self.stipple_net if args.method == "net" else None
-        out = prepare_output_dir(out)
-        image = load_image(src, max_side=args.max_side).to(self.device)
-        seed_everything(args.seed)
-        _progress(progress, 0.05, f"stippling ({args.method})")
-        gen = torch.Generator().manual_seed(args.seed)
-        st, seconds = stipple_one(args.method, image, args.points, args.n_iter, args.gamma, model, gen)
-        _, _, h, w = image.shape
-        scale = max(512, knobs["side"]) / max(h, w)
-        result = save_image(
-            render_stipples(st, round(h * scale), round(w * scale)), out / f"{src.stem}_stipple.png"
-        )
-        files = write_outputs(st, out, src.stem, h, w, args.size_mm)
-        metrics = {
-            "method": args.method,
-            "points": len(st),
-            "seconds": round(seconds, 4),
-            **tone_metrics(st, image),
-        }
-        save_json(metrics, out / f"{src.stem}_metrics.json")
+        cfg = StippleConfig(
+            method=knobs["stipple_method"], points=knobs["points"], max_side=knobs["side"],
+            render_side=max(512, knobs["side"]),
+        )  # fmt: skip
+        if cfg.method == "net":
+            grid_for_points(cfg.points)  # raises UserError: the network needs a square grid size
+        model = self.stipple_net if cfg.method == "net" else None
+        seed_everything(cfg.seed)
+        _progress(progress, 0.05, f"stippling ({cfg.method})")
+        d = out / src.stem
+        metrics = stipple_file(src, d, cfg, model, self.device)
         return {
-            "result": result,
+            "result": d / "stipple.png",
             "process": None,
-            "downloads": [files["svg"], files["json"], files["csv"], out / f"{src.stem}_metrics.json"],
-            "strokes": len(st),
+            "downloads": [d / "stipple.svg", d / "strokes.json", d / "points.csv", d / "metrics.json"],
+            "strokes": metrics["points"],
             "psnr": metrics.get("tone_psnr"),
         }
 
     def _run_linerefiner(self, src: Path, out: Path, knobs: dict, progress) -> dict:
         from common.cli import prepare_output_dir
-        from common.image_io import image_to_tensor, load_image, save_image, save_json
-        from linerefiner.inference import TileStats, postprocess, prepare_drawing, refine_tiled
+        from common.image_io import image_to_tensor, save_image
+        from linerefiner.run import RefineRunConfig, refine_file
 
-        out = prepare_output_dir(out)
         if knobs["make_lines"]:  # a photo: thin XDoG line art first, as the figure script makes it
             from scripts.figures.linerefiner_before_after import xdog_lines
 
             rgb = np.asarray(Image.open(src).convert("RGB"))
             lines = xdog_lines(rgb, side=knobs["side"])
-            src = save_image(image_to_tensor((lines * 255).round().astype(np.uint8)), out / "lines.png")
-        g, cfg, _ = self.refiner(knobs["line_style"])
-        drawing = prepare_drawing(load_image(src))
+            lines_png = prepare_output_dir(out.parent / "lines") / "lines.png"
+            src = save_image(image_to_tensor((lines * 255).round().astype(np.uint8)), lines_png)
+        g, cfg, ck = self.refiner(knobs["line_style"])
         _progress(progress, 0.05, "refining")
-        stats = TileStats()
-        refined = postprocess(refine_tiled(g, drawing.gray, cfg, 512, stats=stats, progress=True), None, None)
-        result = save_image(refined, out / "refined.png")
-        metrics = {"style": cfg.style, "notes": drawing.notes, "tiles_computed": stats.computed}
-        save_json(metrics, out / "metrics.json")
-        downloads = [result, out / "metrics.json"] + ([src] if knobs["make_lines"] else [])
+        d = out / src.stem
+        refine_file(src, d, g, cfg, RefineRunConfig(), {"style": cfg.style, "checkpoint_step": ck["step"]})
+        result = d / "refined.png"
+        downloads = [result, d / "metrics.json"] + ([src] if knobs["make_lines"] else [])
         return {"result": result, "process": None, "downloads": downloads, "strokes": None, "psnr": None}
 
     def _run_sketching(self, src: Path, out: Path, knobs: dict, progress) -> dict:

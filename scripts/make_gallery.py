@@ -307,9 +307,9 @@ def entry_stipple(work: Path, out: Path) -> Caption:
                 d,
             )
         )
-        m = _metrics(_find(d, "*_metrics.json"))
+        m = _metrics(_find(d, "metrics.json"))
         counts.append(f"{m['points']} stipples ({method})")
-        save_png(_find(d, "*_stipple.png"), out / f"stipple_astronaut_{method}.png", side=512, gray=True)
+        save_png(_find(d, "stipple.png"), out / f"stipple_astronaut_{method}.png", side=512, gray=True)
         label = "weighted Voronoi stippling" if method == "wvs" else "the stippling network"
         files[f"stipple_astronaut_{method}.png"] = (
             f"{label}: {m['seconds']:.2f} s of stippling, tone PSNR {m['tone_psnr']:.1f} dB"
@@ -349,7 +349,7 @@ def entry_linerefiner(work: Path, out: Path) -> Caption:
                 d,
             )
         )
-        save_png(_find(d, f"{name}_lines.png"), out / f"linerefiner_{name}_{style}.png", gray=True)
+        save_png(_find(d, "refined.png"), out / f"linerefiner_{name}_{style}.png", gray=True)
         files[f"linerefiner_{name}_{style}.png"] = f"refined in the `{style}` style"
     return Caption(
         "Line refiner: XDoG line art of rocket, taper and nib styles",
