@@ -22,94 +22,21 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
-import torch
-
-from common.cli import (
-    ArgumentParser,
-    add_common_args,
-    int_in,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    run_main,
-)
+from common.cli import run_main
 from common.device import get_device, seed_everything
 from common.errors import UserError
 from common.outputs import list_inputs, paint_images
 from sketching.objectives import load_objective_networks
-from sketching.run import SketchRunConfig, sketch_file
+from sketching.run import SketchRunConfig, build_parser, sketch_file
 from sketching.sketcher import SketchConfig
 
 log = logging.getLogger("sketching")
 
 
-def build_parser() -> ArgumentParser:
-    p = ArgumentParser(description=__doc__)
-    p.add_argument("--target", required=True, help="an image file or a folder of images")
-    p.add_argument("--num_strokes", type=positive_int, default=48, help="total strokes over all rounds (48)")
-    p.add_argument(
-        "--region_round",
-        type=positive_int,
-        default=None,
-        help="rounds: 1 = whole image only; R > 1 adds R-1 regions (--roi, --auto_roi or NAME_roi{k}.png)",
-    )
-    p.add_argument("--num_sketches", type=positive_int, default=1, help="best of N seeds (CLIPasso: 3)")
-    p.add_argument("--num_iter", type=positive_int, default=300, help="iterations per round (MROSS: 801)")
-    p.add_argument(
-        "--roi",
-        nargs="+",
-        type=Path,
-        default=None,
-        metavar="MASK",
-        help="ROI masks: full-frame RGBA images of the target's size, transparent outside the region",
-    )
-    p.add_argument("--auto_roi", action="store_true", help="choose the regions by Canny edge density")
-    p.add_argument(
-        "--loss",
-        choices=("auto", "clip", "edge"),
-        default="auto",
-        help="clip: CLIP RN101 + VGG16 (MROSS), exit 2 without CLIP weights; edge: offline multi-scale "
-        "edge objective; auto (default): clip when its weights can be had, else edge (logged)",
-    )
-    p.add_argument("--clip_weights", type=Path, default=None, help="CLIP RN101 weights file (RN101.pt)")
-    p.add_argument(
-        "--clip_random_weights",
-        action="store_true",
-        help="random CLIP/VGG weights (timing and tests only; the objective is then meaningless)",
-    )
-    p.add_argument(
-        "--edge_method",
-        choices=("canny", "contour", "xdog"),
-        default="contour",
-        help="edge drawing of --loss edge: contour (smoothed Canny, long chains), canny (MROSS), xdog",
-    )
-    p.add_argument(
-        "--init",
-        choices=("fps", "saliency", "random"),
-        default="fps",
-        help="seed points: farthest points on Canny edges (MROSS), CLIP saliency (CLIPasso), random",
-    )
-    p.add_argument("--stroke_width", type=positive_float, default=1.5, help="stroke width in canvas pixels")
-    p.add_argument("--canvas", type=int_in(16, 4096), default=224, help="canvas side in pixels (224)")
-    p.add_argument("--lr", type=positive_float, default=1.0, help="Adam learning rate, pixels (1.0)")
-    p.add_argument("--no_vgg", action="store_true", help="--loss clip without MROSS's VGG16 term (CLIPasso)")
-    p.add_argument(
-        "--num_augs", type=non_negative_int, default=4, help="augmented views per step of --loss clip (4)"
-    )
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--video", action="store_true", help="also write the optimisation as process.mp4")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_common_args(p, output_dir_default="results/sketching")
-    return p
-
-
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(__doc__).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     if args.clip_weights is not None and not args.clip_weights.expanduser().is_file():
         raise UserError(f"--clip_weights file not found: {args.clip_weights}")
     images, is_folder = list_inputs(args.target)
