@@ -24,12 +24,8 @@ import logging
 import re
 
 from common.cli import run_main
-from common.device import get_device, seed_everything
 from common.errors import UserError
-from common.outputs import list_inputs, paint_images
-from sketching.objectives import load_objective_networks
-from sketching.run import SketchRunConfig, build_parser, sketch_file
-from sketching.sketcher import SketchConfig
+from sketching.config import SketchRunConfig, build_parser
 
 log = logging.getLogger("sketching")
 
@@ -37,6 +33,13 @@ log = logging.getLogger("sketching")
 def main(argv=None) -> int:
     args = build_parser(__doc__).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # heavy imports after the flags: --help and flag errors stay fast
+    from common.device import get_device, seed_everything
+    from common.outputs import list_inputs, paint_images
+    from sketching.objectives import load_objective_networks
+    from sketching.run import sketch_file
+    from sketching.sketcher import SketchConfig
+
     if args.clip_weights is not None and not args.clip_weights.expanduser().is_file():
         raise UserError(f"--clip_weights file not found: {args.clip_weights}")
     images, is_folder = list_inputs(args.target)
