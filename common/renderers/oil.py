@@ -47,7 +47,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.compositing import box_layers, composite_in_segments, composite_patches, composite_sequential
-
 from common.strokes import STROKE_FORMATS
 
 FORMAT = "oil"
