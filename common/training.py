@@ -278,6 +278,18 @@ class TrainLoop:
         """Seconds of training so far, including the runs this one resumed."""
         return self._wall_before + time.monotonic() - self._t0
 
+    def provenance_now(self) -> dict[str, Any]:
+        """The provenance stored in ``last.pt``/``best.pt``, for an ``export`` callback's shipped file:
+        ``provenance`` (the constructor's) plus ``command`` (the command line), ``world_size``, ``wall_s``
+        (accumulated over resumed runs) and ``started_utc`` (this run)."""
+        return {
+            **self.provenance,
+            "command": " ".join(sys.argv),  # as typed (python segpaint/train.py ..., or torchrun's)
+            "world_size": self.ctx.world_size,
+            "wall_s": round(self.wall_seconds(), 1),
+            "started_utc": self._started_utc,
+        }
+
     def _write(self, path: Path, step: int, modules_only: bool = False) -> None:
         """Every rank: gather RNG; rank 0: write ``path`` (``step`` completed steps); barriers around it.
 
@@ -300,20 +312,13 @@ class TrainLoop:
                 "best_mode": self.best_mode,
                 "wall_s": self.wall_seconds(),
             }
-            provenance = {
-                **self.provenance,
-                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-                "world_size": self.ctx.world_size,
-                "wall_s": round(self.wall_seconds(), 1),
-                "started_utc": self._started_utc,
-            }
             save_checkpoint(
                 path,
                 model_state=main,
                 config=self.config,
                 step=step,
                 metrics={**self._means(), **self.metrics},
-                provenance=provenance,
+                provenance=self.provenance_now(),
                 extra={"state": others, "loop": loop, "rng": rng},
             )
         self._barrier()

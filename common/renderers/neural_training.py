@@ -148,7 +148,12 @@ def train_fcn_renderer(
         best_metric="val_mse",
         best_mode="min",
         export=lambda path, tag, metrics: _save_fp16(
-            path, model, config, loop.best_step if tag == "best" else loop.step, metrics, prov
+            path,
+            model,
+            config,
+            loop.best_step if tag == "best" else loop.step,
+            metrics,
+            loop.provenance_now(),
         ),
         fresh=fresh,
         ctx=ctx,

@@ -70,6 +70,7 @@ def test_both_scripts_train_resume_keep_best_and_export(tmp_path, stroke, capsys
         tmp_path / "r.pt"
     )  # --export = renderer_best.pt: fp16, loads like the shipped one
     assert shipped["half"] and shipped["step"] == best["step"]
+    assert {"command", "wall_s", "world_size", "data"} <= set(shipped["provenance"])  # for checkpoints/README
     assert next(iter(shipped["model"].values())).dtype == torch.float16
     model, _ = _load(tmp_path / "r.pt")
     cfg = FCNTrainConfig(stroke=stroke)
