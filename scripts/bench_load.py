@@ -5,10 +5,10 @@
     python scripts/bench_load.py --full --threads policy          # the test.py default runs in full
     python scripts/bench_load.py --startup                        # --help time of every entry script
 
-Side by side in one run: for each busy level (0, 1, 2 busy-loop processes that this script starts and
-stops itself, at this script's own priority) and each thread setting (``--threads 1``, ``--threads 2`` and
-the policy of ``common/threads.py``, i.e. no flag and no ``OMP_NUM_THREADS``), every workload runs in a
-fresh process:
+Side by side in one run: each workload, with each thread setting (``--threads 1``, ``--threads 2`` and the
+policy of ``common/threads.py``, i.e. no flag and no ``OMP_NUM_THREADS``), runs in a fresh process once per
+busy level (0, 1, 2 busy-loop processes that this script starts just before and stops just after, at this
+script's own priority), the busy levels back to back:
 
 - ``renderer``: bezier13 forward + backward (L1 to a target, gradients to the strokes) on 16 windows of
   128 px x 64 strokes, 5 times (issue 16's workload);
@@ -191,52 +191,44 @@ def measure(args) -> list[dict]:
 
     Image.fromarray(skimage.data.astronaut()).save(photo)  # 512 x 512
     rows = []
-    for busy in args.busy:
-        with BusyLoops(busy):
-            for work in args.workloads:
-                for setting in args.threads:
-                    flag = [] if setting == "policy" else ["--threads", setting]
-                    env = child_env(setting)
-                    report = tmp / "report.json"
-                    report.unlink(missing_ok=True)
-                    if work == "renderer":
-                        cmd = [
-                            sys.executable,
-                            __file__,
-                            "--worker",
-                            "renderer",
-                            "--report",
-                            str(report),
-                            *flag,
-                        ]
-                    else:
-                        out = tmp / f"{work}_{busy}_{setting}"
-                        cmd = [sys.executable, __file__, "--worker", "script", "--report", str(report), "--"]
-                        cmd += test_command(work, photo, out, args.full) + flag
+    # busy level innermost: the quiet run and the busy runs of one workload are measured back to back
+    for work in args.workloads:
+        for setting in args.threads:
+            for busy in args.busy:
+                flag = [] if setting == "policy" else ["--threads", setting]
+                report = tmp / "report.json"
+                report.unlink(missing_ok=True)
+                if work == "renderer":
+                    cmd = [sys.executable, __file__, "--worker", "renderer", "--report", str(report), *flag]
+                else:
+                    out = tmp / f"{work}_{busy}_{setting}"
+                    cmd = [sys.executable, __file__, "--worker", "script", "--report", str(report), "--"]
+                    cmd += test_command(work, photo, out, args.full) + flag
+                with BusyLoops(busy):
                     la = load1()
-                    res = timed_run(cmd, env, args.timeout)
-                    info = json.loads(report.read_text()) if report.exists() else {}
-                    row = {
-                        "workload": work,
-                        "busy": busy,
-                        "setting": setting,
-                        "load1_before": la,
-                        **{k: res[k] for k in ("rc", "wall", "cpu", "first_output")},
-                        "threads_used": info.get("threads"),
-                        "choice": info.get("choice"),
-                    }
-                    if work == "renderer" and "seconds" in info:
-                        row["wall"] = info["seconds"]  # the workload itself, without torch's import
-                    rows.append(row)
-                    first = f"{row['first_output']:.1f}" if row["first_output"] is not None else "-"
-                    print(
-                        f"busy {busy}  {work:11s} threads {setting:6s} -> used {row['threads_used']}  "
-                        f"wall {row['wall']:7.1f} s  cpu {row['cpu']:7.1f} s  first output {first:>5s} s  "
-                        f"load1 before {la:.2f}  rc {res['rc']}",
-                        flush=True,
-                    )
-                    if res["rc"] != 0:
-                        print("  " + res["tail"].replace("\n", "\n  "), flush=True)
+                    res = timed_run(cmd, child_env(setting), args.timeout)
+                info = json.loads(report.read_text()) if report.exists() else {}
+                row = {
+                    "workload": work,
+                    "busy": busy,
+                    "setting": setting,
+                    "load1_before": la,
+                    **{k: res[k] for k in ("rc", "wall", "cpu", "first_output")},
+                    "threads_used": info.get("threads"),
+                    "choice": info.get("choice"),
+                }
+                if work == "renderer" and "seconds" in info:
+                    row["wall"] = info["seconds"]  # the workload itself, without torch's import
+                rows.append(row)
+                first = f"{row['first_output']:.1f}" if row["first_output"] is not None else "-"
+                print(
+                    f"{work:11s} threads {setting:6s} busy {busy} -> used {row['threads_used']}  "
+                    f"wall {row['wall']:7.1f} s  cpu {row['cpu']:7.1f} s  first output {first:>5s} s  "
+                    f"load1 before {la:.2f}  rc {res['rc']}",
+                    flush=True,
+                )
+                if res["rc"] != 0:
+                    print("  " + res["tail"].replace("\n", "\n  "), flush=True)
     return rows
 
 

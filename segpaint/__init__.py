@@ -63,4 +63,8 @@ Departures from the paper and the release, and why:
    10. Outputs: the final strokes are stored (bezier13 JSON in canvas coordinates, SVG); the release keeps no
        parameter dump. ``painting.png`` is the pasted result; re-rendering the JSON strokes in order gives a
        close but not identical image (no cross-fades), reported as ``strokes_rerender`` in metrics.json.
+   11. Budget: the default preset runs 50 Adam steps per pass (83 for expressionist), 1/6 of the paper's and
+       the release's 300 (500), so that a 512-px photo is painted in minutes on a CPU (issue 16); ``--preset
+       paper`` restores 300. Measured (segpaint/README.md): 50 steps give L1 0.0301 / 0.0249 / 0.0250 on
+       astronaut / coffee / chelsea at 512 px; fewer steps with a larger lr lost 0.002-0.004 L1 on a crop.
 """

@@ -87,3 +87,29 @@ def test_help_imports_no_optional_heavy_library(script):
     report, text = help_imports(script, OPTIONAL_HEAVY)
     assert report["code"] == 0 and text.startswith("usage:") and "--threads" in text
     assert report["loaded"] == [], f"{script} --help imports {report['loaded']}"
+
+
+# the modules each test.py's default run goes through (segpaint realistic, CNP mode 1, WVS stippling, tiled
+# line refinement, sketching's objectives): the optional libraries stay out until a path needs them
+DEFAULT_PATH_MODULES = (
+    "segpaint.run",
+    "segpaint.painter",
+    "compositor.run",
+    "stipple.stipplers",
+    "stipple.evaluate",
+    "linerefiner.inference",
+    "sketching.objectives",
+    "sketching.pipeline",
+)
+
+
+def test_default_paths_import_no_optional_library():
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {list(DEFAULT_PATH_MODULES)!r}: importlib.import_module(m)\n"
+        f"print(json.dumps([m for m in {list(OPTIONAL_HEAVY)!r} if m in sys.modules]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
