@@ -32,6 +32,7 @@ TORCH_FREE_HELP = (
     "stipple/make_dataset.py",
     "stipple/visualize.py",
     "sketching/test.py",
+    "linerefiner/test.py",
     "scripts/demo.py",
 )
 # their --help still imports torch, through the training config / parser that lives beside torch code
@@ -39,7 +40,6 @@ TORCH_HELP = (
     "compositor/train.py",
     "painter/train.py",
     "stipple/train.py",
-    "linerefiner/test.py",
     "linerefiner/train.py",
 )
 
@@ -113,3 +113,10 @@ def test_default_paths_import_no_optional_library():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_linerefiner_style_names_match_the_styles():
+    from linerefiner.synth import STYLES
+    from linerefiner.test import STYLE_NAMES
+
+    assert STYLE_NAMES == tuple(sorted(STYLES))
