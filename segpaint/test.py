@@ -44,10 +44,7 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.004)")
     parser.add_argument(
-        "--w_perc",
-        type=non_negative_float,
-        default=None,
-        help="perceptual weight beta (default: 0.01 realistic, 0 otherwise)",
+        "--w_perc", type=non_negative_float, help="perceptual weight (0.01 realistic, else 0)"
     )
     parser.add_argument(
         "--iter_steps", type=positive_int, default=None, help="Adam steps per pass (overrides --preset)"
@@ -61,12 +58,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--canvas_color", choices=["black", "white"], default="black")
     parser.add_argument("--global_loss", action="store_true", help="add the half-resolution full-canvas L1")
     parser.add_argument("--renderer", choices=["analytic", "neural"], default="analytic")
-    parser.add_argument(
-        "--max_side",
-        type=int_in(16, 4096),
-        default=512,
-        help="downscale larger images to this long side (default: 512)",
-    )
+    parser.add_argument("--max_side", type=int_in(16, 4096), default=512, help="downscale to this long side")
     parser.add_argument("--video", action="store_true", help="also write the painting process (MP4)")
     return parser
 

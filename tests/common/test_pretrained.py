@@ -115,3 +115,66 @@ def test_online_download_goes_through_the_weights_api_into_torch_home(tmp_path, 
         server.shutdown()
     assert (tmp_path / "home" / "hub" / "checkpoints" / name).is_file()
     assert torch.equal(model.fc.weight, source.fc.weight)
+
+
+def _cli(module: str, argv: list, capsys) -> tuple[int, list[str]]:
+    import importlib
+
+    from common.cli import run_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(importlib.import_module(module).main, [str(a) for a in argv])
+    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    import skimage.data
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("photo") / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).resize((48, 32)).save(path)
+    return path
+
+
+def test_offline_paths_are_recorded_in_metrics(photo, tmp_path, monkeypatch, capsys, network_attempts):
+    """segpaint (DETR and VGG16 missing: SLIC regions, no perceptual term) and sketching --loss auto (no CLIP:
+    the edge objective) with --offline: exit 0, the reasons in metrics.json, no network attempt."""
+    import json
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr("common.losses.clip_loss.find_clip_weights", lambda: None)
+    seg = ["--image_path", photo, "--save_dir", tmp_path / "seg", "--style", "painterly", "--w_perc", "0.01"]
+    code, err = _cli(
+        "segpaint.test", seg + ["--iter_steps", 1, "--max_side", 32, "--no-texturize", "--offline"], capsys
+    )
+    assert code == 0, err
+    m = json.loads((tmp_path / "seg" / "exp" / "coffee" / "metrics.json").read_text())
+    assert m["segmenter"] == "slic" and "facebook/detr-resnet-50-panoptic" in m["segmenter_note"]
+    assert "offline mode" in m["segmenter_note"] and "vgg16-397923af.pth" in m["perceptual"]
+    sk = ["--target", photo, "--output_dir", tmp_path / "sk", "--num_strokes", 2, "--num_iter", 1]
+    code, err = _cli("sketching.test", sk + ["--canvas", 32, "--quiet", "--offline"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "sk" / "coffee" / "metrics.json").read_text())
+    assert m["objective_requested"] == "auto" and m["objective_used"] == "edge"
+    assert any("RN101" in n and "offline mode" in n for n in m["notes"])
+    assert network_attempts == []
+
+
+@pytest.mark.network_refused
+def test_clip_by_name_on_a_refused_network_is_one_line_exit_2_in_seconds(
+    photo, tmp_path, monkeypatch, capsys
+):
+    from common.losses import clip_loss
+
+    monkeypatch.setattr(clip_loss, "find_clip_weights", lambda: None)
+    start = time.perf_counter()
+    code, err = _cli(
+        "sketching.test", ["--target", photo, "--loss", "clip", "--output_dir", tmp_path / "o"], capsys
+    )
+    assert time.perf_counter() - start < 3.0
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "RN101" in err[0], err
+    assert "unreachable" in err[0] and not (tmp_path / "o").exists()
