@@ -44,6 +44,41 @@ def load_photos(
     return out
 
 
+# Held-out validation photos of the painter (Debian opencv-doc, never trained on): colour photos that are
+# neither benchmark photos (common.debian_data.OPENCV_BENCH_PHOTOS) nor training photos.
+VAL_OPENCV = ("baboon.jpg", "butterfly.jpg", "squirrel_cls.jpg", "orange.jpg", "building.jpg")
+
+
+def train_opencv_names() -> tuple[str, ...]:
+    """opencv-doc photos used for training (``--opencv``): every ``.jpg`` except the benchmark photos,
+    :data:`VAL_OPENCV` and the gray chessboard calibration shots ``left*/right*``."""
+    import re
+
+    from common.debian_data import OPENCV_BENCH_PHOTOS, opencv_doc_photos
+
+    names = opencv_doc_photos(exclude=tuple(OPENCV_BENCH_PHOTOS) + VAL_OPENCV)
+    return tuple(n for n in names if not re.match(r"(left|right)\d", n))
+
+
+def load_opencv_photos(names: tuple[str, ...], max_side: int = 512) -> list[torch.Tensor]:
+    """Photos from Debian's opencv-doc package (``common.debian_data``) as (3, H, W) float tensors in
+    [0, 1], downscaled (aspect kept) to at most ``max_side``; gray photos are expanded to 3 channels.
+
+    Raises:
+        whatever :func:`common.debian_data.opencv_doc_photos` raises when the package cannot be had;
+        ImageLoadError for an unreadable file.
+    """
+    from common.debian_data import opencv_doc_photos
+    from common.image_io import load_image
+
+    out = []
+    for path in opencv_doc_photos(tuple(names)).values():
+        t = load_image(path, max_side=max_side)[0]
+        t = t[0] if t.dim() == 4 else t
+        out.append((t.expand(3, -1, -1) if t.shape[0] == 1 else t).contiguous())
+    return out
+
+
 class CropSampler:
     """Draws batches of random crops from photos.
 

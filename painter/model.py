@@ -31,6 +31,25 @@ class PainterConfig:
     strokes_per_call: int = 5
     patch: int = PATCH
     coord: bool = True  # two CoordConv planes after (target, canvas); False for checkpoints from before
+    arch: str = "resnet18"  # "resnet18" (paper) or "anchors" (painter.anchor_model, issue 10)
+    width: int = 32  # first-stage channels of the "anchors" network
+    levels: tuple = (1, 2, 4, 8, 16)  # anchor grids (cells per side) of the "anchors" network
+
+
+def build_painter(config: PainterConfig) -> nn.Module:
+    """The painter network named by ``config.arch``: :class:`Painter` (ResNet-18, the paper's) or
+    :class:`painter.anchor_model.AnchorPainter`. Both map (B, 3, S, S) target and canvas to (B, 5, 8).
+
+    Raises:
+        ValueError: unknown ``arch``.
+    """
+    if config.arch == "resnet18":
+        return Painter(config)
+    if config.arch == "anchors":
+        from painter.anchor_model import AnchorPainter
+
+        return AnchorPainter(config)
+    raise ValueError(f"unknown painter arch {config.arch!r} (resnet18, anchors)")
 
 
 class Painter(nn.Module):
@@ -174,8 +193,8 @@ class PatchRenderer(nn.Module):
         return canvas
 
 
-def load_painter(path, device: torch.device | str = "cpu") -> Painter:
-    """Rebuild a :class:`Painter` from a checkpoint written by ``painter/train.py`` (eval mode, float32).
+def load_painter(path, device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuild a painter (:func:`build_painter`) from a ``painter/train.py`` checkpoint (eval, float32).
 
     Raises:
         CheckpointError: missing file (the message says where the shipped file belongs), foreign or
@@ -188,7 +207,7 @@ def load_painter(path, device: torch.device | str = "cpu") -> Painter:
         hint="the shipped painter is checkpoints/cnp_painter.pt; train one with: python painter/train.py",
     )
     cfg = {"coord": False, **ckpt["config"].get("model", {})}  # checkpoints without the key predate it
-    model = Painter(
+    model = build_painter(
         PainterConfig(**{k: v for k, v in cfg.items() if k in PainterConfig.__dataclass_fields__})
     )
     load_model_state(model, ckpt)

@@ -52,6 +52,23 @@ def main(argv=None) -> int:
         default=0.0,
         help="fraction of rollouts starting from a painted parent region (sub-region states)",
     )
+    parser.add_argument(
+        "--arch",
+        choices=("resnet18", "anchors"),
+        default="resnet18",
+        help="painter network: the paper's ResNet-18 or the anchor painter (painter/anchor_model.py)",
+    )
+    parser.add_argument("--width", type=positive_int, default=32, help="first-stage channels (anchors)")
+    parser.add_argument(
+        "--objective",
+        choices=("paper", "gains"),
+        default="paper",
+        help="paper: pixel + adaptive WGAN-GP; gains: per-proposal greedy gains (anchor painter only)",
+    )
+    parser.add_argument("--subset", type=positive_int, default=PainterTrainConfig.subset)
+    parser.add_argument("--memory", type=positive_int, default=PainterTrainConfig.memory)
+    parser.add_argument("--warmup", type=positive_int, default=PainterTrainConfig.warmup)
+    parser.add_argument("--opencv", action="store_true", help="also train on the opencv-doc photos")
     parser.add_argument("--renderer", default="oil", help='"oil" (analytic) or an FCN checkpoint path')
     parser.add_argument("--save_every", type=positive_int, default=PainterTrainConfig.save_every)
     parser.add_argument(
@@ -66,7 +83,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     names = {f.name for f in fields(PainterTrainConfig)}
     cfg = PainterTrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    cfg.model["patch"] = args.patch
+    cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)
+    if (args.objective == "gains") != (args.arch == "anchors"):
+        parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")
     out_dir = prepare_output_dir(args.output_dir)
     ctx = init_distributed(args.device)
     try:

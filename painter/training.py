@@ -19,8 +19,15 @@ from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from common.device import DistributedContext, unwrap_model
 from common.losses.wgan import gradient_penalty
 from common.renderers.oil import render_oil
-from painter.data import CropSampler, SyntheticStrokes, load_photos, strokes_into_box
-from painter.model import STROKE_ANCHORS, Critic, Painter, PainterConfig, PatchRenderer
+from painter.data import (
+    CropSampler,
+    SyntheticStrokes,
+    load_opencv_photos,
+    load_photos,
+    strokes_into_box,
+    train_opencv_names,
+)
+from painter.model import STROKE_ANCHORS, Critic, PainterConfig, PatchRenderer, build_painter
 
 
 @dataclass
@@ -41,6 +48,9 @@ class PainterTrainConfig:
     pretrain_steps: int = 0  # first updates: stroke-supervised warm start on synthetic strokes [none]
     pyramid: int = 0  # extra pixel-loss levels on 2x, 4x, ... average-pooled images [0]
     nested: float = 0.0  # fraction of rollouts starting from a painted parent region's canvas [0]
+    objective: str = "paper"  # "paper": L_pixel + gamma L_adv on the 5 strokes; "gains": per-anchor gains
+    subset: int = 32  # "gains": proposals per sample trained per update (the 5 chosen + random ones)
+    opencv: bool = False  # also train on the opencv-doc photos (painter.data.train_opencv_names)
     save_every: int = 100
     max_minutes: float = 0.0  # stop (and save) after this wall time; 0 = no limit
     seed: int = 0
@@ -147,6 +157,59 @@ def stroke_matching_l1(pred: torch.Tensor, labels: torch.Tensor, anchors=None) -
     return cost[b, torch.stack(rows), torch.stack(cols)].mean()
 
 
+def stroke_gains(strokes: torch.Tensor, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+    """Error each stroke removes when painted ALONE onto the canvas (not in the paper: the greedy
+    per-stroke pixel objective of the anchor painter, ``painter/anchor_model.py``).
+
+    ``gain_k = MSE(C, I) - MSE(C (1 - a_k) + a_k f_k, I)`` through the exact ``oil`` renderer.
+
+    Args:
+        strokes: (B, M, 8) ``oil`` strokes in patch coordinates. target, canvas: (B, 3, S, S) in [0, 1].
+
+    Returns:
+        (B, M) gains in squared [0, 1] units (MSE over 3 x S x S values; negative: the stroke hurts);
+        differentiable in ``strokes``.
+    """
+    from common.renderers.oil import oil_maps
+
+    s = target.shape[-1]
+    intensity, alpha = oil_maps(strokes, s, s)  # (B, M, S, S)
+    fg = intensity[:, :, None] * strokes[..., 5:8, None, None]  # (B, M, 3, S, S)
+    d = (canvas - target)[:, None]  # (B, 1, 3, S, S)
+    delta = alpha[:, :, None] * (fg - canvas[:, None])  # change of the canvas, (B, M, 3, S, S)
+    return -(delta * (2 * d + delta)).flatten(2).mean(2)
+
+
+def gains_loss(painter, target: torch.Tensor, canvas: torch.Tensor, subset: int, gen=None) -> dict:
+    """Loss of the anchor painter on a batch of states: every trained proposal maximises its own gain
+    (:func:`stroke_gains`, relative to the patch's error) and the score regresses the log of the share
+    of the patch's error it removed (clamped at 1e-4; MSE).
+
+    ``subset`` proposals per sample are trained: the ``strokes_per_call`` the painter would choose plus
+    random others (all when ``subset`` >= K).
+
+    Returns:
+        dict with ``loss`` (scalar, differentiable), ``gain`` (mean gain of the chosen proposals) and
+        ``score`` (the score loss), both floats.
+    """
+    strokes, scores = painter.proposals(target, canvas)  # (B, K, 8), (B, K)
+    b, k = scores.shape
+    chosen = painter.select(scores)  # (B, N)
+    if subset < k:
+        rand = torch.rand(b, k, generator=gen).to(scores.device)
+        rand.scatter_(1, chosen, 2.0)  # the chosen ones first
+        idx = rand.topk(subset, 1).indices  # (B, subset)
+        strokes = strokes.gather(1, idx[..., None].expand(-1, -1, strokes.shape[-1]))
+        scores = scores.gather(1, idx)
+    gains = stroke_gains(strokes, target, canvas)  # (B, subset)
+    before = (canvas - target).pow(2).flatten(1).mean(1, keepdim=True).clamp_min(1e-6)
+    share = (gains.detach() / before).clamp_min(1e-4)
+    l_score = F.mse_loss(scores, share.log())
+    l_gain = -(gains / before.detach()).mean()  # relative: every patch counts the same
+    n = painter.strokes_per_call
+    return {"loss": l_gain + 0.01 * l_score, "gain": gains[:, :n].mean().item(), "score": l_score.item()}
+
+
 @torch.no_grad()
 def nested_start(painter, sampler: CropSampler, batch: int, device, calls: int = 8):
     """Start states like those of the compositor's sub-regions (not in the paper's training): paint a
@@ -186,9 +249,9 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     ckpt = load_checkpoint(last) if last.is_file() else None
     if ckpt is not None:
         cfg.model = dict(ckpt["config"]["model"])  # the stored architecture wins over the flags
-    painter = Painter(PainterConfig(**cfg.model)).to(device)
+    painter = build_painter(PainterConfig(**cfg.model)).to(device)
     critic = Critic().to(device)
-    opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr, betas=(0.5, 0.999), foreach=True)
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999))
     if ckpt is not None:
         load_model_state(painter, ckpt)
@@ -203,8 +266,11 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     renderer = build_renderer(cfg.renderer, device)
     size = unwrap_model(painter).config.patch
     photos = load_photos(cfg.dataset)
+    if cfg.opencv:
+        photos = photos + load_opencv_photos(train_opencv_names())
     sampler = CropSampler(photos, size=size, seed=cfg.seed * 1000 + ctx.rank + step)
-    val_targets = CropSampler(photos, size=size, seed=12345).sample(min(16, 2 * cfg.batch_size)).to(device)
+    val_targets = _val_targets(photos, size, cfg, log).to(device)
+    best = ckpt["extra"].get("best") if ckpt is not None else None
     memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
     start, metrics = time.time(), {}
     run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
@@ -215,10 +281,13 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
         nonlocal metrics, run
         out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
         if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
+            nonlocal best
             metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, phase)
             run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
+            improved = best is None or metrics["val_mse"] < best
+            best = metrics["val_mse"] if improved else best
             if ctx.is_main:
-                _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics)
+                _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics, best, improved)
         return out_of_time
 
     synthetic = SyntheticStrokes(
@@ -256,6 +325,20 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
         if len(memory) < cfg.warmup:
             continue
         painter.train()
+        if cfg.objective == "gains":  # anchor painter: per-proposal greedy gains (painter/anchor_model.py)
+            for _ in range(cfg.rollout):
+                target, canvas = memory.sample(cfg.batch_size, device)
+                out = gains_loss(unwrap_model(painter), target, canvas, cfg.subset)
+                opt.zero_grad(set_to_none=True)
+                out["loss"].backward()
+                opt.step()
+                step += 1
+                run["pixel"] += out["gain"]
+                run["adv"] += out["score"]
+                run["n"] += 1
+                if checkpoint_if_due("gains") or step >= cfg.steps:
+                    return metrics
+            continue
         for _ in range(cfg.rollout):
             target, canvas = memory.sample(cfg.batch_size, device)
             fake = renderer(painter(target, canvas), canvas)
@@ -287,22 +370,48 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
 def _validate(cfg, painter, renderer, val_targets, run, start, step, log, phase) -> dict:
     """Running losses plus the validation MSE after 40 and 200 strokes from black; logs one line."""
     n = max(run["n"], 1)
-    names = ("pixel", "param_l1", "critic") if phase == "pretrain" else ("pixel", "adv", "critic")
+    names = {
+        "pretrain": ("pixel", "param_l1", "critic"),
+        "gains": ("gain", "score_loss", "critic"),
+    }.get(phase, ("pixel", "adv", "critic"))
     metrics = {name: run[k] / n for name, k in zip(names, ("pixel", "adv", "critic"), strict=True)}
     painter.eval()
-    for calls in (8, 40):
-        val = paint_from_black(unwrap_model(painter), renderer, val_targets, calls)
-        metrics[f"val_mse_{5 * calls}_strokes"] = F.mse_loss(val, val_targets).item()
+    canvas, mse = torch.zeros_like(val_targets), {}
+    with torch.no_grad():
+        for k in range(1, 41):
+            canvas = renderer(unwrap_model(painter)(val_targets, canvas), canvas)
+            if k in (1, 5, 20, 40):
+                mse[k] = F.mse_loss(canvas, val_targets).item()
+    for k, v in mse.items():
+        metrics[f"val_mse_{k}_calls"] = v
+    # keep-best figure: mean held-out MSE after 1, 5 and 20 calls (a painter that stops refining loses)
+    metrics["val_mse"] = (mse[1] + mse[5] + mse[20]) / 3
     metrics["wall_s"] = round(time.time() - start, 1)
     log(f"step {step} ({phase})  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
     painter.train()
     return metrics
 
 
-def _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics) -> None:
+def _val_targets(photos, size: int, cfg, log) -> torch.Tensor:
+    """Held-out validation crops (``painter.data.VAL_OPENCV``); without the opencv-doc photos, crops of
+    the training photos (logged: then the validation is not held out)."""
+    try:
+        from painter.evaluate import val_crops
+
+        return val_crops(size, 16)
+    except Exception as err:  # noqa: BLE001 - any failure to fetch the photos: fall back, say so
+        log(f"held-out validation photos unavailable ({err}); validating on training crops")
+        return CropSampler(photos, size=size, seed=12345).sample(16)
+
+
+def _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics, best=None, improved=False) -> None:
     provenance = {"script": "painter/train.py", "config": asdict(cfg)}
     config = {"model": cfg.model, "train": asdict(cfg)}
-    extra = {"critic": unwrap_model(critic).state_dict(), "critic_optimizer": opt_d.state_dict()}
+    extra = {
+        "critic": unwrap_model(critic).state_dict(),
+        "critic_optimizer": opt_d.state_dict(),
+        "best": best,
+    }
     save_checkpoint(
         out_dir / "last.pt",
         model_state=unwrap_model(painter).state_dict(),
@@ -322,4 +431,14 @@ def _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics) -> None:
         provenance=provenance,
         half=True,
     )
+    if improved:  # keep-best by the held-out validation MSE
+        save_checkpoint(
+            out_dir / "best.pt",
+            model_state=unwrap_model(painter).state_dict(),
+            config=config,
+            step=step,
+            metrics=metrics,
+            provenance=provenance,
+            half=True,
+        )
     (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
