@@ -1,13 +1,15 @@
 """Train the CNP compositor (DDPG actor that picks where the frozen painter paints next).
 
     python compositor/train.py                                   # bundled photos, shipped painter
-    python compositor/train.py --dataset DIR --painter runs/painter/painter.pt --episodes 2000
+    python compositor/train.py --dataset DIR --painter runs/painter/painter_best.pt --episodes 2000
+    python compositor/train.py --init checkpoints/cnp_compositor.pt --opencv   # fine-tune the shipped actor
     python compositor/train.py --reward piecewise                # the release's reward schedule
     python compositor/train.py --bc_weight 0 --teacher_prob 0    # plain DDPG, no imitation warm-start
     torchrun --nproc_per_node=2 compositor/train.py
 
-Writes into --output_dir: last.pt (resumable: actor, critic, targets, optimisers), compositor.pt (fp16
-actor, what test.py loads; the shipped one is checkpoints/cnp_compositor.pt) and config.json. Running the
+Writes into --output_dir: last.pt (resumable: actor, critic, targets, optimisers), best.pt and
+compositor_best.pt (fp16 actor, what test.py loads; the shipped one is checkpoints/cnp_compositor.pt)
+whenever the held-out validation MSE improves, compositor_last.pt, config.json and log.txt. Running the
 same command again resumes.
 """
 
@@ -64,6 +66,11 @@ def main(argv=None) -> int:
         "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"
     )
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--opencv", action="store_true", help="also train on the opencv-doc photos")
+    parser.add_argument("--init", default="", help="actor checkpoint to start from (fresh runs only)")
+    parser.add_argument(
+        "--val_every", type=positive_int, default=d.val_every, help="episodes between validations"
+    )
     parser.add_argument(
         "--patch",
         type=positive_int,

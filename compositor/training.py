@@ -3,8 +3,6 @@ buffer, DDPG updates (plus the optional imitation warm-start term)."""
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from common.device import DistributedContext
 from compositor.ddpg import DDPG, ReplayBuffer
 from compositor.env import PaintEnv, distance, teacher_box
 from compositor.model import Actor, CompositorConfig, action_to_box
-from painter.data import CropSampler, load_photos
+from painter.data import VAL_OPENCV, CropSampler, load_opencv_photos, load_photos, train_opencv_names
 from painter.model import load_painter
 
 
@@ -42,55 +40,92 @@ class CompositorTrainConfig:
     lr_critic: float = 3e-4
     tau: float = 0.01  # [0.001]
     max_minutes: float = 0.0
+    opencv: bool = False  # also train on the opencv-doc photos (painter.data.train_opencv_names)
+    init: str = ""  # actor checkpoint to start from (e.g. the shipped actor); "" = fresh weights
+    val_every: int = 5  # episodes between held-out validations (keep-best by val_mse_actor)
     seed: int = 0
     model: dict = field(default_factory=lambda: asdict(CompositorConfig()))
 
 
 def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: DistributedContext, log=print) -> dict:
-    """Train (or resume from ``out_dir/last.pt``); writes ``last.pt``, ``compositor.pt`` (fp16 actor) and
-    ``config.json``. Returns the last metrics. Under torchrun each rank runs its own environments and the
-    actor/critic gradients are not synchronised (rank 0 saves), which keeps this loop simple."""
+    """Train (or resume from ``out_dir/last.pt``) on :class:`common.training.TrainLoop`, one loop step per
+    episode. Writes ``last.pt`` (resumable: actor, critic, targets, optimisers), ``best.pt`` and
+    ``compositor_best.pt`` (fp16 actor, what test.py loads) whenever the held-out validation MSE of
+    the actor (``val_mse_actor``: one episode on ``painter.data.VAL_OPENCV`` crops) improves,
+    ``compositor_last.pt``, ``config.json`` and ``log.txt``. Returns the last metrics plus the loop's
+    summary. Under torchrun each rank runs its own environments and the actor/critic gradients are
+    not synchronised (rank 0 saves), which keeps this loop simple."""
     from common.checkpoint import default_checkpoint
+    from common.training import TrainLoop
 
     device = ctx.device
     torch.manual_seed(cfg.seed + ctx.rank)
     painter = load_painter(cfg.painter or default_checkpoint("cnp_painter.pt"), device)
     painter.requires_grad_(False)
-    episode, last = 0, out_dir / "last.pt"
-    ckpt = load_checkpoint(last) if last.is_file() else None
-    if ckpt is not None:
-        cfg.model = dict(ckpt["config"]["model"])  # the stored architecture wins over the flags
+    last = out_dir / "last.pt"
+    if last.is_file():
+        cfg.model = dict(load_checkpoint(last)["config"]["model"])  # the stored architecture wins
+    elif cfg.init:
+        cfg.model = dict(load_checkpoint(cfg.init)["config"]["model"])
     actor = Actor(CompositorConfig(**cfg.model))
+    if cfg.init and not last.is_file():
+        load_model_state(actor, load_checkpoint(cfg.init))
+        actor.float()
     agent = DDPG(
         actor, device, tau=cfg.tau, lr_actor=cfg.lr_actor, lr_critic=cfg.lr_critic, bc_weight=cfg.bc_weight
     )
     agent.teacher_painter = painter
-    if ckpt is not None:
-        load_model_state(agent.actor, ckpt)
-        agent.load_state(ckpt["extra"])
-        episode = ckpt["step"]
-        log(f"resumed from {last} at episode {episode}")
+    config = {"model": cfg.model, "train": asdict(cfg)}
+
+    def export(path: Path, tag: str, metrics: dict) -> None:
+        save_checkpoint(
+            path,
+            model_state=agent.actor.state_dict(),
+            config=config,
+            step=loop.best_step if tag == "best" else loop.step,  # report() runs inside a step
+            metrics=metrics,
+            provenance={"script": "compositor/train.py", "config": asdict(cfg), "tag": tag},
+            half=True,
+        )
+
+    loop = TrainLoop(
+        out_dir,
+        config=config,
+        state={"model": agent.actor, "agent": _AgentState(agent)},
+        max_steps=cfg.episodes,
+        max_minutes=cfg.max_minutes,
+        save_every=cfg.val_every,
+        best_metric="val_mse_actor",
+        best_mode="min",
+        export=export,
+        export_name="compositor",
+        ctx=ctx,
+        log_every=cfg.val_every,
+        progress=False,
+    )
+    episode = loop.resume()
     photos = load_photos(cfg.dataset)
+    if cfg.opencv:
+        photos = photos + load_opencv_photos(train_opencv_names())
     size = agent.actor.config.patch  # environment resolution = the actor's input size
     sampler = CropSampler(photos, size=size, min_frac=0.3, seed=cfg.seed * 1000 + ctx.rank + episode)
-    val_targets = CropSampler(photos, size=size, min_frac=0.3, seed=4321).sample(min(8, 2 * cfg.env_batch))
-    val_targets = val_targets.to(device)
+    val_targets = _val_targets(photos, size, log).to(device)
     env = PaintEnv(
         painter, calls=cfg.calls, max_step=cfg.max_step, min_box=agent.actor.config.min_box, reward=cfg.reward
     )
     buffer = ReplayBuffer(cfg.buffer, seed=cfg.seed + episode)
     gen = torch.Generator().manual_seed(cfg.seed + 7 * episode)
-    start, metrics = time.time(), {}
+    metrics = {}
     min_box = agent.actor.config.min_box
     reference = {
         "val_mse_teacher": evaluate(lambda t, c: teacher_box(t, c, min_box, painter), env, val_targets),
         "val_mse_grid": evaluate(_grid_policy(cfg.max_step, val_targets), env, val_targets),
     }
-    log(
+    loop.print(
         "reference policies on the validation crops: "
         + "  ".join(f"{k} {v:.5f}" for k, v in reference.items())
     )
-    while episode < cfg.episodes:
+    for episode in loop.steps():
         target, canvas = env.reset(sampler.sample(cfg.env_batch).to(device))
         total_reward = torch.zeros(cfg.env_batch, device=device)
         done = False
@@ -106,26 +141,45 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
             canvas, reward, done = env.step(action)
             buffer.push(target, prev, action, reward, canvas, done, teacher)
             total_reward += reward
-        episode += 1
         losses = []
         if len(buffer) >= cfg.warmup:
             for _ in range(cfg.updates):
                 batch = buffer.sample(cfg.batch_size, device)
-                losses.append(agent.update_bc(batch) if episode <= cfg.bc_episodes else agent.update(batch))
-        metrics = {k: sum(d[k] for d in losses) / max(len(losses), 1) for k in ("critic", "q", "bc")}
-        metrics["episode_reward"] = total_reward.mean().item()
-        metrics["final_mse"] = distance(target, canvas).mean().item()
-        out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
-        if episode % 5 == 0 or episode >= cfg.episodes or out_of_time:
-            metrics["val_mse_actor"] = evaluate(agent.act, env, val_targets)
-            metrics.update(reference)
-            metrics["wall_s"] = round(time.time() - start, 1)
-            log(f"episode {episode}  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
-            if ctx.is_main:
-                _save(cfg, out_dir, agent, episode, metrics)
-        if out_of_time:
-            break
-    return metrics
+                imitation = episode < cfg.bc_episodes
+                losses.append(agent.update_bc(batch) if imitation else agent.update(batch))
+        scalars = {k: sum(d[k] for d in losses) / max(len(losses), 1) for k in ("critic", "q", "bc")}
+        scalars["episode_reward"] = total_reward.mean().item()
+        scalars["final_mse"] = distance(target, canvas).mean().item()
+        loop.log(episode, **scalars)
+        if loop.due(episode, every=cfg.val_every) or episode + 1 == cfg.episodes:
+            metrics = {**scalars, "val_mse_actor": evaluate(agent.act, env, val_targets), **reference}
+            loop.report(episode, **metrics)
+    summary = loop.close()
+    return {**metrics, **summary}
+
+
+class _AgentState:
+    """The DDPG agent's critic, target networks and optimisers as one ``state_dict`` object (the
+    actor itself is the loop's main module)."""
+
+    def __init__(self, agent: DDPG) -> None:
+        self.agent = agent
+
+    def state_dict(self) -> dict:
+        return self.agent.state()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agent.load_state(state)
+
+
+def _val_targets(photos, size: int, log) -> torch.Tensor:
+    """8 held-out validation crops (``painter.data.VAL_OPENCV``); without the opencv-doc photos,
+    crops of the training photos (logged: then the validation is not held out)."""
+    try:
+        return CropSampler(load_opencv_photos(VAL_OPENCV), size=size, min_frac=0.3, seed=4321).sample(8)
+    except Exception as err:  # noqa: BLE001 - any failure to fetch the photos: fall back, say so
+        log(f"held-out validation photos unavailable ({err}); validating on training crops")
+        return CropSampler(photos, size=size, min_frac=0.3, seed=4321).sample(8)
 
 
 @torch.no_grad()
@@ -153,28 +207,3 @@ def _grid_policy(steps: int, targets: torch.Tensor):
         return box.to(target)[None].expand(target.shape[0], -1)
 
     return policy
-
-
-def _save(cfg, out_dir, agent: DDPG, episode, metrics) -> None:
-    provenance = {"script": "compositor/train.py", "config": asdict(cfg)}
-    config = {"model": cfg.model, "train": asdict(cfg)}
-    state = agent.actor.state_dict()
-    save_checkpoint(
-        out_dir / "last.pt",
-        model_state=state,
-        config=config,
-        step=episode,
-        metrics=metrics,
-        provenance=provenance,
-        extra=agent.state(),
-    )
-    save_checkpoint(
-        out_dir / "compositor.pt",
-        model_state=state,
-        config=config,
-        step=episode,
-        metrics=metrics,
-        provenance=provenance,
-        half=True,
-    )
-    (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))

@@ -7,8 +7,6 @@ memory, then make ``rollout`` updates on random batches drawn from the memory.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -241,25 +239,58 @@ def paint_from_black(painter, renderer, targets: torch.Tensor, calls: int) -> to
 
 
 def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContext, log=print) -> dict:
-    """Train (or resume) the painter; writes ``last.pt`` (resumable) and ``painter.pt`` (fp16 weights)
-    into ``out_dir``. Returns the final metrics dict."""
+    """Train (or resume) the painter on :class:`common.training.TrainLoop`.
+
+    Writes into ``out_dir``: ``last.pt`` (resumable: painter, critic, both optimisers, RNG), ``best.pt``
+    and ``painter_best.pt`` (fp16, what ``compositor/test.py --painter`` loads) whenever the held-out
+    validation MSE (``val_mse``: mean MSE after 1, 5 and 20 calls from black on
+    ``painter.data.VAL_OPENCV`` crops) improves, ``painter_last.pt`` (fp16) at every save,
+    ``config.json`` and ``log.txt``. One loop step is one painter update; a rollout of ``rollout``
+    calls refills the replay memory before every ``rollout`` updates.
+
+    Returns:
+        the last validation metrics plus ``step``, ``best`` (best ``val_mse``) and ``stopped``.
+    """
+    from common.training import TrainLoop
+
     device = ctx.device
     torch.manual_seed(cfg.seed + ctx.rank)
-    step, last = 0, out_dir / "last.pt"
-    ckpt = load_checkpoint(last) if last.is_file() else None
-    if ckpt is not None:
-        cfg.model = dict(ckpt["config"]["model"])  # the stored architecture wins over the flags
+    last = out_dir / "last.pt"
+    if last.is_file():  # the stored architecture wins over the flags
+        cfg.model = dict(load_checkpoint(last)["config"]["model"])
     painter = build_painter(PainterConfig(**cfg.model)).to(device)
     critic = Critic().to(device)
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr, betas=(0.5, 0.999), foreach=True)
-    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999))
-    if ckpt is not None:
-        load_model_state(painter, ckpt)
-        load_model_state(critic, ckpt["extra"]["critic"])
-        opt.load_state_dict(ckpt["optimizer"])
-        opt_d.load_state_dict(ckpt["extra"]["critic_optimizer"])
-        step = ckpt["step"]
-        log(f"resumed from {last} at step {step}")
+    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999), foreach=True)
+    config = {"model": cfg.model, "train": asdict(cfg)}
+
+    def export(path: Path, tag: str, metrics: dict) -> None:
+        save_checkpoint(
+            path,
+            model_state=unwrap_model(painter).state_dict(),
+            config=config,
+            step=loop.best_step if tag == "best" else loop.step,  # report() runs inside a step
+            metrics=metrics,
+            provenance={"script": "painter/train.py", "config": asdict(cfg), "tag": tag},
+            half=True,
+        )
+
+    loop = TrainLoop(
+        out_dir,
+        config=config,
+        state={"model": painter, "opt": opt, "critic": critic, "opt_d": opt_d},
+        max_steps=cfg.steps,
+        max_minutes=cfg.max_minutes,
+        save_every=cfg.save_every,
+        best_metric="val_mse",
+        best_mode="min",
+        export=export,
+        export_name="painter",
+        ctx=ctx,
+        log_every=cfg.save_every,
+        progress=False,
+    )
+    step = loop.resume()
     if ctx.distributed:
         painter = torch.nn.parallel.DistributedDataParallel(painter)
         critic = torch.nn.parallel.DistributedDataParallel(critic)
@@ -270,124 +301,102 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
         photos = photos + load_opencv_photos(train_opencv_names())
     sampler = CropSampler(photos, size=size, seed=cfg.seed * 1000 + ctx.rank + step)
     val_targets = _val_targets(photos, size, cfg, log).to(device)
-    best = ckpt["extra"].get("best") if ckpt is not None else None
     memory = ReplayMemory(cfg.memory, seed=cfg.seed + step)
-    start, metrics = time.time(), {}
-    run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
-
-    def checkpoint_if_due(phase: str) -> bool:
-        """Validate, log and save every ``save_every`` updates, at the end and when out of time (then
-        returns True: stop)."""
-        nonlocal metrics, run
-        out_of_time = cfg.max_minutes > 0 and time.time() - start > cfg.max_minutes * 60
-        if step % cfg.save_every == 0 or step >= cfg.steps or out_of_time:
-            nonlocal best
-            metrics = _validate(cfg, painter, renderer, val_targets, run, start, step, log, phase)
-            run = {"pixel": 0.0, "adv": 0.0, "critic": 0.0, "n": 0}
-            improved = best is None or metrics["val_mse"] < best
-            best = metrics["val_mse"] if improved else best
-            if ctx.is_main:
-                _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics, best, improved)
-        return out_of_time
-
     synthetic = SyntheticStrokes(
         photos, size, unwrap_model(painter).config.strokes_per_call, seed=cfg.seed + step
     )
-    while step < min(cfg.pretrain_steps, cfg.steps):
-        # Warm start (not in the paper): learn stroke geometry from synthetic strokes with known labels.
-        painter.train()
-        target, canvas, labels = synthetic.sample(cfg.batch_size)
-        target, canvas, labels = target.to(device), canvas.to(device), labels.to(device)
-        pred = painter(target, canvas)
-        l_param = stroke_matching_l1(pred, labels, STROKE_ANCHORS)
-        with torch.no_grad():  # monitored only: a pixel term here drives the strokes to vanish
-            l_pix = (renderer(pred, canvas) - target).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        l_param.backward()
-        opt.step()
-        step += 1
-        run["pixel"] += l_pix.item()
-        run["adv"] += l_param.item()  # logged as "adv" during the warm start: the parameter L1
-        run["n"] += 1
-        if checkpoint_if_due("pretrain"):
-            return metrics
-    while step < cfg.steps:
-        painter.eval()
-        if float(torch.rand(1)) < cfg.nested:
-            targets, canvas = nested_start(unwrap_model(painter), sampler, cfg.batch_size, device)
+    metrics: dict = {}
+    since_rollout = 0  # updates since the last rollout: one rollout of `rollout` calls per `rollout` updates
+    for step in loop.steps():
+        if step < cfg.pretrain_steps:
+            scalars = _warm_start_update(cfg, painter, renderer, opt, synthetic, device)
         else:
-            targets = sampler.sample(cfg.batch_size).to(device)
-            canvas = torch.zeros_like(targets)
-        with torch.no_grad():
-            for _ in range(cfg.rollout):
-                memory.push(targets, canvas)
-                canvas = renderer(painter(targets, canvas), canvas)
-        if len(memory) < cfg.warmup:
-            continue
-        painter.train()
-        if cfg.objective == "gains":  # anchor painter: per-proposal greedy gains (painter/anchor_model.py)
-            for _ in range(cfg.rollout):
-                target, canvas = memory.sample(cfg.batch_size, device)
+            if len(memory) < cfg.warmup or since_rollout >= cfg.rollout:
+                _rollout(cfg, painter, renderer, sampler, memory, device)
+                while len(memory) < cfg.warmup:
+                    _rollout(cfg, painter, renderer, sampler, memory, device)
+                since_rollout = 0
+            since_rollout += 1
+            painter.train()
+            target, canvas = memory.sample(cfg.batch_size, device)
+            if cfg.objective == "gains":  # anchor painter: per-proposal greedy gains
                 out = gains_loss(unwrap_model(painter), target, canvas, cfg.subset)
                 opt.zero_grad(set_to_none=True)
                 out["loss"].backward()
                 opt.step()
-                step += 1
-                run["pixel"] += out["gain"]
-                run["adv"] += out["score"]
-                run["n"] += 1
-                if checkpoint_if_due("gains") or step >= cfg.steps:
-                    return metrics
-            continue
-        for _ in range(cfg.rollout):
-            target, canvas = memory.sample(cfg.batch_size, device)
-            fake = renderer(painter(target, canvas), canvas)
-            # Critic: real samples are uniform noise (paper Sec. 3.2), fake = painted canvases.
-            real = torch.rand_like(fake)
-            d_loss = critic(fake.detach()).mean() - critic(real).mean()
-            d_loss = d_loss + gradient_penalty(critic, real, fake, cfg.gp_weight)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            # Painter: L = L_pixel + gamma * L_adv, gamma = beta_w * |L_pixel| / |L_adv| (Eq. 6, abs fixed).
-            l_pix = pyramid_mse(fake, target, cfg.pyramid)
-            l_adv = -critic(fake).mean()
-            gamma = cfg.beta_adv * l_pix.detach() / (l_adv.detach().abs() + 1e-8)
-            loss = l_pix + gamma * l_adv
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            run["pixel"] += l_pix.item()
-            run["adv"] += l_adv.item()
-            run["critic"] += d_loss.item()
-            run["n"] += 1
-            if checkpoint_if_due("paper") or step >= cfg.steps:
-                return metrics
-    return metrics
+                scalars = {"gain": out["gain"], "score_loss": out["score"]}
+            else:
+                scalars = _paper_update(cfg, painter, critic, renderer, opt, opt_d, target, canvas)
+        loop.log(step, **scalars)
+        if loop.due(step, every=cfg.save_every) or step + 1 == cfg.steps:
+            metrics = _validate(painter, renderer, val_targets)
+            loop.report(step, **metrics)
+    summary = loop.close()
+    return {**metrics, **summary}
 
 
-def _validate(cfg, painter, renderer, val_targets, run, start, step, log, phase) -> dict:
-    """Running losses plus the validation MSE after 40 and 200 strokes from black; logs one line."""
-    n = max(run["n"], 1)
-    names = {
-        "pretrain": ("pixel", "param_l1", "critic"),
-        "gains": ("gain", "score_loss", "critic"),
-    }.get(phase, ("pixel", "adv", "critic"))
-    metrics = {name: run[k] / n for name, k in zip(names, ("pixel", "adv", "critic"), strict=True)}
+@torch.no_grad()
+def _rollout(cfg, painter, renderer, sampler, memory: ReplayMemory, device) -> None:
+    """Roll the current painter out for ``rollout`` calls (from black, or from a nested sub-region start
+    with probability ``nested``) and push every intermediate state into the memory."""
     painter.eval()
-    canvas, mse = torch.zeros_like(val_targets), {}
-    with torch.no_grad():
-        for k in range(1, 41):
-            canvas = renderer(unwrap_model(painter)(val_targets, canvas), canvas)
-            if k in (1, 5, 20, 40):
-                mse[k] = F.mse_loss(canvas, val_targets).item()
-    for k, v in mse.items():
-        metrics[f"val_mse_{k}_calls"] = v
+    if float(torch.rand(1)) < cfg.nested:
+        targets, canvas = nested_start(unwrap_model(painter), sampler, cfg.batch_size, device)
+    else:
+        targets = sampler.sample(cfg.batch_size).to(device)
+        canvas = torch.zeros_like(targets)
+    for _ in range(cfg.rollout):
+        memory.push(targets, canvas)
+        canvas = renderer(painter(targets, canvas), canvas)
+
+
+def _warm_start_update(cfg, painter, renderer, opt, synthetic, device) -> dict:
+    """One stroke-supervised warm-start update (not in the paper) on synthetic strokes with labels."""
+    painter.train()
+    target, canvas, labels = synthetic.sample(cfg.batch_size)
+    target, canvas, labels = target.to(device), canvas.to(device), labels.to(device)
+    pred = painter(target, canvas)
+    l_param = stroke_matching_l1(pred, labels, STROKE_ANCHORS)
+    with torch.no_grad():  # monitored only: a pixel term here drives the strokes to vanish
+        l_pix = (renderer(pred, canvas) - target).abs().mean()
+    opt.zero_grad(set_to_none=True)
+    l_param.backward()
+    opt.step()
+    return {"pixel_l1": l_pix.item(), "param_l1": l_param.item()}
+
+
+def _paper_update(cfg, painter, critic, renderer, opt, opt_d, target, canvas) -> dict:
+    """One update of the paper's loss (Eq. 3-6) on a batch of stored states; critic step first."""
+    fake = renderer(painter(target, canvas), canvas)
+    # Critic: real samples are uniform noise (paper Sec. 3.2), fake = painted canvases.
+    real = torch.rand_like(fake)
+    d_loss = critic(fake.detach()).mean() - critic(real).mean()
+    d_loss = d_loss + gradient_penalty(critic, real, fake, cfg.gp_weight)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    # Painter: L = L_pixel + gamma * L_adv, gamma = beta_w * |L_pixel| / |L_adv| (Eq. 6, abs fixed).
+    l_pix = pyramid_mse(fake, target, cfg.pyramid)
+    l_adv = -critic(fake).mean()
+    gamma = cfg.beta_adv * l_pix.detach() / (l_adv.detach().abs() + 1e-8)
+    loss = l_pix + gamma * l_adv
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"pixel": l_pix.item(), "adv": l_adv.item(), "critic": d_loss.item()}
+
+
+@torch.no_grad()
+def _validate(painter, renderer, val_targets) -> dict:
+    """Held-out MSE after 1, 5 and 20 calls from black, and their keep-best mean ``val_mse``."""
+    painter.eval()
+    canvas, metrics = torch.zeros_like(val_targets), {}
+    for k in range(1, 21):
+        canvas = renderer(unwrap_model(painter)(val_targets, canvas), canvas)
+        if k in (1, 5, 20):
+            metrics[f"val_mse_{k}_calls"] = F.mse_loss(canvas, val_targets).item()
     # keep-best figure: mean held-out MSE after 1, 5 and 20 calls (a painter that stops refining loses)
-    metrics["val_mse"] = (mse[1] + mse[5] + mse[20]) / 3
-    metrics["wall_s"] = round(time.time() - start, 1)
-    log(f"step {step} ({phase})  " + "  ".join(f"{k} {v:.5f}" for k, v in metrics.items()))
+    metrics["val_mse"] = sum(metrics[f"val_mse_{k}_calls"] for k in (1, 5, 20)) / 3
     painter.train()
     return metrics
 
@@ -402,43 +411,3 @@ def _val_targets(photos, size: int, cfg, log) -> torch.Tensor:
     except Exception as err:  # noqa: BLE001 - any failure to fetch the photos: fall back, say so
         log(f"held-out validation photos unavailable ({err}); validating on training crops")
         return CropSampler(photos, size=size, seed=12345).sample(16)
-
-
-def _save(cfg, out_dir, painter, critic, opt, opt_d, step, metrics, best=None, improved=False) -> None:
-    provenance = {"script": "painter/train.py", "config": asdict(cfg)}
-    config = {"model": cfg.model, "train": asdict(cfg)}
-    extra = {
-        "critic": unwrap_model(critic).state_dict(),
-        "critic_optimizer": opt_d.state_dict(),
-        "best": best,
-    }
-    save_checkpoint(
-        out_dir / "last.pt",
-        model_state=unwrap_model(painter).state_dict(),
-        config=config,
-        step=step,
-        metrics=metrics,
-        provenance=provenance,
-        optimizer_state=opt.state_dict(),
-        extra=extra,
-    )
-    save_checkpoint(
-        out_dir / "painter.pt",
-        model_state=unwrap_model(painter).state_dict(),
-        config=config,
-        step=step,
-        metrics=metrics,
-        provenance=provenance,
-        half=True,
-    )
-    if improved:  # keep-best by the held-out validation MSE
-        save_checkpoint(
-            out_dir / "best.pt",
-            model_state=unwrap_model(painter).state_dict(),
-            config=config,
-            step=step,
-            metrics=metrics,
-            provenance=provenance,
-            half=True,
-        )
-    (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))

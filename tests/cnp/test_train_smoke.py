@@ -37,6 +37,8 @@ def painter_run(tiny_dataset, tmp_path_factory):
         "1",
         "--pyramid",
         "2",
+        "--patch",
+        "32",
         "--output_dir",
         str(out),
         "--threads",
@@ -52,12 +54,12 @@ def test_painter_trains_and_resumes(painter_run):
 
     out, args = painter_run
     first = load_checkpoint(out / "last.pt")
-    assert first["step"] == 2 and np.isfinite(first["metrics"]["pixel"])
+    assert first["step"] == 2 and np.isfinite(first["metrics"]["val_mse"])
     assert main(args + ["--steps", "3"]) == 0
     assert load_checkpoint(out / "last.pt")["step"] == 3
     assert (out / "config.json").is_file()
-    painter = load_painter(out / "painter.pt")
-    strokes = painter(torch.rand(1, 3, 128, 128), torch.zeros(1, 3, 128, 128))
+    painter = load_painter(out / "painter_best.pt")
+    strokes = painter(torch.rand(1, 3, 32, 32), torch.zeros(1, 3, 32, 32))
     assert strokes.shape == (1, 5, 8) and 0 <= strokes.min() and strokes.max() <= 1
 
 
@@ -70,7 +72,7 @@ def test_compositor_trains_and_resumes(painter_run, tiny_dataset, tmp_path):
         "--dataset",
         str(tiny_dataset),
         "--painter",
-        str(painter_dir / "painter.pt"),
+        str(painter_dir / "painter_best.pt"),
         "--env_batch",
         "2",
         "--max_step",
@@ -83,6 +85,8 @@ def test_compositor_trains_and_resumes(painter_run, tiny_dataset, tmp_path):
         "2",
         "--bc_episodes",
         "1",
+        "--patch",
+        "64",
         "--output_dir",
         str(tmp_path),
         "--threads",
@@ -93,8 +97,8 @@ def test_compositor_trains_and_resumes(painter_run, tiny_dataset, tmp_path):
     assert main(args + ["--episodes", "2"]) == 0  # second episode: a DDPG update with the critic
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["step"] == 2 and np.isfinite(ckpt["metrics"]["critic"])
-    actor = load_actor(tmp_path / "compositor.pt")
-    assert actor(torch.rand(1, 3, 128, 128), torch.zeros(1, 3, 128, 128)).shape == (1, 4)
+    actor = load_actor(tmp_path / "compositor_best.pt")
+    assert actor(torch.rand(1, 3, 64, 64), torch.zeros(1, 3, 64, 64)).shape == (1, 4)
 
 
 def test_fcn_renderer_trains_and_resumes(tmp_path):
@@ -106,3 +110,28 @@ def test_fcn_renderer_trains_and_resumes(tmp_path):
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["step"] == 3 and ckpt["config"]["model"] == {"in_dim": 5, "out_channels": 3}
     assert load_checkpoint(tmp_path / "renderer_last.pt")["half"]
+
+
+def test_painter_keep_best_writes_the_best_snapshot(tiny_dataset, tmp_path):
+    """Anchor painter, gains objective, validation after every update: best.pt / painter_best.pt hold the
+    lowest reported validation MSE, and resuming keeps that figure."""
+    import re
+
+    from painter.model import load_painter
+    from painter.train import main
+
+    args = ["--dataset", str(tiny_dataset), "--arch", "anchors", "--objective", "gains", "--patch", "32"]
+    args += ["--batch_size", "2", "--rollout", "2", "--warmup", "2", "--save_every", "1", "--lr", "3e-3"]
+    args += ["--output_dir", str(tmp_path), "--threads", "1"]
+    assert main(args + ["--steps", "4"]) == 0
+    log = (tmp_path / "log.txt").read_text()
+    reported = [float(v) for v in re.findall(r"^step \d+ .* val_mse ([0-9.e-]+)", log, flags=re.M)]
+    assert len(reported) == 4
+    best = load_checkpoint(tmp_path / "painter_best.pt")
+    assert best["metrics"]["val_mse"] == pytest.approx(min(reported), rel=1e-4)
+    assert load_checkpoint(tmp_path / "best.pt")["step"] == best["step"]
+    assert main(args + ["--steps", "5"]) == 0  # resume: one more update, the best figure is kept
+    last = load_checkpoint(tmp_path / "last.pt")
+    assert last["step"] == 5 and last["extra"]["loop"]["best"] <= best["metrics"]["val_mse"]
+    strokes = load_painter(tmp_path / "painter_best.pt")(torch.rand(1, 3, 32, 32), torch.zeros(1, 3, 32, 32))
+    assert strokes.shape == (1, 5, 8) and 0 <= strokes.min() and strokes.max() <= 1
