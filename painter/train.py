@@ -69,6 +69,10 @@ def main(argv=None) -> int:
     parser.add_argument("--memory", type=positive_int, default=PainterTrainConfig.memory)
     parser.add_argument("--warmup", type=positive_int, default=PainterTrainConfig.warmup)
     parser.add_argument("--opencv", action="store_true", help="also train on the opencv-doc photos")
+    parser.add_argument("--init", default="", help="painter checkpoint to start from (fresh runs only)")
+    parser.add_argument(
+        "--clip", type=non_negative_float, default=PainterTrainConfig.clip, help="gradient-norm clip (gains)"
+    )
     parser.add_argument("--renderer", default="oil", help='"oil" (analytic) or an FCN checkpoint path')
     parser.add_argument("--save_every", type=positive_int, default=PainterTrainConfig.save_every)
     parser.add_argument(
@@ -83,7 +87,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     names = {f.name for f in fields(PainterTrainConfig)}
     cfg = PainterTrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)
+    cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)  # --init: its stored ones win
     if (args.objective == "gains") != (args.arch == "anchors"):
         parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")
     out_dir = prepare_output_dir(args.output_dir)
