@@ -136,7 +136,7 @@ class Runner:
 
         cfg = CNPConfig(
             stroke_num=knobs["strokes"], mode=knobs["mode"], size=knobs["side"], video=bool(knobs["video"]),
-            video_format="gif", progress=False,
+            video_format="gif", progress=True,  # a tqdm bar: gr.Progress(track_tqdm) shows it
         )  # fmt: skip
         painter, actor = self.cnp_models
         _progress(progress, 0.05, "painting")
