@@ -16,6 +16,7 @@ import torchvision
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from common.compositing import composite_sequential
 from common.renderers.oil import NUM_PARAMS, oil_edge, oil_maps, render_oil
 
 PATCH = 128
@@ -183,14 +184,14 @@ class PatchRenderer(nn.Module):
         return oil_edge(self.maps(strokes, size)[1])
 
     def forward(self, strokes: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        """Composite (B, N, 8) strokes in order onto the (B, 3, S, S) canvas patch."""
+        """Composite (B, N, 8) strokes in order onto the (B, 3, S, S) canvas patch (the analytic
+        renderer composites inside ``render_oil``; the FCN's maps go through
+        ``common.compositing.composite_sequential``)."""
         if self.fcn is None:
             return render_oil(strokes, canvas, use_boxes=False)
-        intensity, alpha = self.maps(strokes, canvas.shape[-1])
-        for i in range(strokes.shape[1]):
-            a = alpha[:, i, None]
-            canvas = canvas * (1 - a) + intensity[:, i, None] * strokes[:, i, 5:8, None, None] * a
-        return canvas
+        intensity, alpha = self.maps(strokes, canvas.shape[-1])  # (B, N, S, S) each
+        colors = intensity[:, :, None] * strokes[..., 5:8, None, None]  # (B, N, 3, S, S) foregrounds
+        return composite_sequential(canvas, colors, alpha)
 
 
 def load_painter(path, device: torch.device | str = "cpu") -> nn.Module:
