@@ -11,7 +11,9 @@ Modules (each documented in its own docstring; none has state at import time):
 - ``strokes``: the stroke-format registry (names, parameter names, ranges, render, SVG, JSON rows).
 - ``video``: process videos (MP4/GIF) and ``ProcessRecorder``.
 - ``checkpoint``: one self-describing checkpoint file (weights + config + step + metrics + provenance).
-- ``compositing``: alpha "over" compositing, sequential and parallel (cumulative product).
+- ``compositing``: alpha "over" compositing: sequential and parallel (cumulative product) on dense stacks,
+  and the box-over operation every renderer uses (``composite_entries`` / ``composite_patches``: exact
+  stroke order, cost proportional to the covered pixels, depth layers, custom backward, memory budget).
 - ``renderers``: differentiable ``oil``, ``bezier13``, ``curve``, ``dots`` renderers and the neural FCN.
 - ``losses``: pixel, VGG perceptual / Gram, DT, WGAN-GP, Chamfer, spectrum, CLIP losses.
 - ``metrics``: L1, MSE, PSNR, SSIM.

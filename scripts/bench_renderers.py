@@ -453,6 +453,7 @@ def workload_child(name: str, version: str, device: torch.device, reps: int, cou
     if device.type == "cuda":
         result["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     if count_ops:
+        print(json.dumps(result), flush=True)  # the timing survives a --timeout kill during the count
         result["element_ops"] = count_element_ops(step)
     return result
 
@@ -522,12 +523,16 @@ def compare(args, device: torch.device) -> dict:
         old = by.get((r["workload"], "old"), {})
         speed = ""
         if r["version"] == "new":
-            speed = f"{old['seconds'] / r['seconds']:6.2f}x" if "seconds" in old else "  (old failed)"
+            speed = (
+                f"{old['seconds'] / r['seconds']:5.2f}x, {old['cpu_seconds'] / r['cpu_seconds']:5.2f}x"
+                if "seconds" in old
+                else "(old failed)"
+            )
         grow = r["peak_rss_mb"] - r["rss_before_mb"]
         print(
-            f"{r['workload']:9s} {r['version']:4s} | {r['seconds']:8.2f} {r['strokes_per_s']:10.0f} | "
-            f"{r['peak_rss_mb']:11.0f} {grow:+9.0f} | {gops} {frac} | {speed:>7s} | "
-            f"load {r['load_average']:.1f}"
+            f"{r['workload']:9s} {r['version']:4s} | {r['seconds']:8.2f} {r['cpu_seconds']:7.2f} "
+            f"{r['strokes_per_s']:10.0f} | {r['peak_rss_mb']:11.0f} {grow:+6.0f} | {gops} {frac} | "
+            f"{speed:>17s} | load {r['load_average']:.1f}"
         )
     return {"matmul_flops": peak, "rows": rows}
 

@@ -22,7 +22,9 @@ Omega is all window pixels, or a region's pixels in a mask pass. ``--global_loss
 
 Symbol map (paper -> code):
     I                    image / ``target`` crops (``segpaint.patches.crop``)
-    C, C_0               ``painted`` / ``base`` window canvases (``segpaint.painter.render_windows``)
+    C, C_0               ``painted`` / ``base`` window canvases (``segpaint.painter.render_windows``: the B
+                         windows are the images of one ``render_bezier13`` batch, composited with the
+                         box-over operation of ``common.compositing``)
     theta, s_p           ``raw`` stroke parameters (B, T, 13); T = ``SegPaintConfig.strokes_per_patch[p]``
     a_i (alpha_i), c_i   ``common.renderers.bezier13.bezier13_alpha`` (analytic) or the neural FCN; colour
     beta                 ``SegPaintConfig.w_perc`` (``--w_perc``)

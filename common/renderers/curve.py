@@ -202,9 +202,12 @@ def _sd_patches(
     """Signed distance (px) on per-stroke patches, evaluating each chord only near itself.
 
     Every chord of the dense polyline gets its own small pixel window (its box grown by the half width and the
-    anti-aliasing ramp); the per-chord signed distances are merged into the stroke's patch by a scatter
-    ``amin``. Cost ~ ``M * S * Q^2`` with Q the chord window side (a few px for thin strokes), not
-    ``M * S * patch``.
+    anti-aliasing ramp); without autograd, the per-chord signed distances are merged into the stroke's patch
+    by a scatter ``amin`` and the winning chord of every patch pixel is kept. The signed distance is then
+    recomputed with autograd on the patch, each pixel against its winning chord only: the same value, and
+    the gradient of the minimum (ties between two chords happen where they share an end point, and give the
+    same gradient through either). Cost ~ ``M * S * Q^2`` without autograd (Q the chord window side, a few
+    px for thin strokes) plus ``M * patch`` with autograd.
 
     Args:
         cp_px: ``(M, 4, 2)`` control points in pixels.
@@ -219,49 +222,78 @@ def _sd_patches(
     m = cp_px.shape[0]
     dev, dt = cp_px.device, cp_px.dtype
     t = torch.linspace(0.0, 1.0, segments + 1, device=dev, dtype=dt)
-    pts = bezier_points(cp_px, t)  # (M, S+1, 2)
-    a = pts[:, :-1]  # (M, S, 2) chord starts
-    v = pts[:, 1:] - a  # (M, S, 2) chord vectors
+    n_w = hw_px.shape[-1]
+    k = torch.arange(segments, device=dev, dtype=dt)
+
+    def chord_sd(a, v, px, py, kk, hw):
+        """sd of pixel centres (px, py) to chords (a, v) of index kk, all broadcastable to (R, ...);
+        hw (R, T) half widths. The arithmetic of every element is the same whatever the layout."""
+        r = hw.shape[0]
+        ux = px - a[..., 0]
+        uy = py - a[..., 1]
+        vx, vy = v[..., 0], v[..., 1]
+        vv = (v * v).sum(-1).clamp_min(1e-12)
+        s = ((ux * vx + uy * vy) / vv).clamp(0.0, 1.0)
+        dx = ux - s * vx
+        dy = uy - s * vy
+        dist = torch.sqrt(dx * dx + dy * dy + 1e-8)
+        pos = ((kk + s) / segments) * (n_w - 1)  # in [0, T-1]
+        extra = (1,) * (pos.dim() - 1)
+        if n_w == 2:
+            return dist - (hw[:, 0].view(r, *extra) + (hw[:, 1] - hw[:, 0]).view(r, *extra) * pos)
+        lo_i = pos.detach().floor().clamp(0, n_w - 2).long()
+        frac = pos - lo_i.to(dt)
+        flat_i = lo_i.reshape(r, -1)
+        w_lo = torch.gather(hw, 1, flat_i).view_as(pos)
+        w_hi = torch.gather(hw, 1, flat_i + 1).view_as(pos)
+        return dist - (w_lo + (w_hi - w_lo) * frac)
+
     with torch.no_grad():
-        reach = (hw_px.amax(-1) + 1.0)[:, None, None]  # (M, 1, 1)
+        pts = bezier_points(cp_px.detach(), t)  # (M, S+1, 2)
+        a = pts[:, :-1]  # (M, S, 2) chord starts
+        v = pts[:, 1:] - a  # (M, S, 2) chord vectors
+        hwd = hw_px.detach()
+        reach = (hwd.amax(-1) + 1.0)[:, None, None]  # (M, 1, 1)
         lo = torch.minimum(a, a + v) - reach  # (M, S, 2)
         hi = torch.maximum(a, a + v) + reach
         first = torch.ceil(lo - 0.5)  # first pixel index whose centre is inside
         last = torch.floor(hi - 0.5)
         q = int((last - first).amax().clamp(min=0, max=max(ph, pw)).item()) + 1
         first = torch.nan_to_num(first, nan=0.0, posinf=0.0, neginf=0.0).clamp(-1e6, 1e6).long()
-    ar = torch.arange(q, device=dev)
-    ix = first[..., 0, None] + ar  # (M, S, Q) pixel columns
-    iy = first[..., 1, None] + ar  # (M, S, Q) pixel rows
-    ux = (ix.to(dt) + 0.5).unsqueeze(2) - a[..., 0, None, None]  # (M, S, 1, Q)
-    uy = (iy.to(dt) + 0.5).unsqueeze(3) - a[..., 1, None, None]  # (M, S, Q, 1)
-    vx = v[..., 0, None, None]
-    vy = v[..., 1, None, None]
-    vv = (v * v).sum(-1).clamp_min(1e-12)[..., None, None]  # (M, S, 1, 1)
-    s = ((ux * vx + uy * vy) / vv).clamp(0.0, 1.0)  # (M, S, Q, Q)
-    dx = ux - s * vx
-    dy = uy - s * vy
-    dist = torch.sqrt(dx * dx + dy * dy + 1e-8)
-    n_w = hw_px.shape[-1]
-    k = torch.arange(segments, device=dev, dtype=dt)
-    pos = ((k[None, :, None, None] + s) / segments) * (n_w - 1)  # (M, S, Q, Q) in [0, T-1]
-    if n_w == 2:
-        hw = hw_px[:, 0, None, None, None] + (hw_px[:, 1] - hw_px[:, 0])[:, None, None, None] * pos
-    else:
-        lo_i = pos.detach().floor().clamp(0, n_w - 2).long()
-        frac = pos - lo_i.to(dt)
-        flat_i = lo_i.flatten(1)
-        w_lo = torch.gather(hw_px, 1, flat_i).view_as(pos)
-        w_hi = torch.gather(hw_px, 1, flat_i + 1).view_as(pos)
-        hw = w_lo + (w_hi - w_lo) * frac
-    sd = dist - hw  # (M, S, Q, Q)
-    ly = (iy - r0.to(dev).view(m, 1, 1)).unsqueeze(3)  # (M, S, Q, 1) rows inside the patch
-    lx = (ix - q0.to(dev).view(m, 1, 1)).unsqueeze(2)  # (M, S, 1, Q)
-    valid = (ly >= 0) & (ly < ph) & (lx >= 0) & (lx < pw)
-    index = torch.where(valid, ly * pw + lx, torch.full_like(ly * lx, ph * pw))  # (M, S, Q, Q)
-    out = sd.new_full((m, ph * pw + 1), _FAR)
-    out = out.scatter_reduce(1, index.reshape(m, -1), sd.reshape(m, -1), reduce="amin", include_self=True)
-    return out[:, :-1].view(m, ph, pw)
+        ar = torch.arange(q, device=dev)
+        ix = first[..., 0, None] + ar  # (M, S, Q) pixel columns
+        iy = first[..., 1, None] + ar  # (M, S, Q) pixel rows
+        px = (ix.to(dt) + 0.5).unsqueeze(2)  # (M, S, 1, Q)
+        py = (iy.to(dt) + 0.5).unsqueeze(3)  # (M, S, Q, 1)
+        sd = chord_sd(
+            a[:, :, None, None], v[:, :, None, None], px, py, k[None, :, None, None], hwd
+        )  # (M,S,Q,Q)
+        ly = (iy - r0.to(dev).view(m, 1, 1)).unsqueeze(3)  # (M, S, Q, 1) rows inside the patch
+        lx = (ix - q0.to(dev).view(m, 1, 1)).unsqueeze(2)  # (M, S, 1, Q)
+        valid = ((ly >= 0) & (ly < ph)) & ((lx >= 0) & (lx < pw))
+        index = torch.where(valid, ly * pw + lx, ph * pw).reshape(m, -1)  # (M, S*Q*Q)
+        best = sd.new_full((m, ph * pw + 1), _FAR)
+        best.scatter_reduce_(1, index, sd.reshape(m, -1), reduce="amin", include_self=True)
+        # winning chord of every patch pixel (the highest index among exact ties)
+        chord = torch.arange(segments, device=dev).view(1, segments, 1, 1).expand_as(sd).reshape(m, -1)
+        win = torch.gather(best, 1, index) == sd.reshape(m, -1)
+        kbest = torch.full((m, ph * pw + 1), -1, dtype=torch.long, device=dev)
+        kbest.scatter_reduce_(1, index, torch.where(win, chord, -1), reduce="amax", include_self=True)
+        kbest = kbest[:, :-1].reshape(-1)  # (M * ph * pw,), -1 where no chord reaches
+        best = best[:, :-1].reshape(-1)
+        # pixels with sd >= 0.5 have alpha exactly 0 and no gradient: recompute only the others
+        sel = ((kbest >= 0) & (best < 0.5)).nonzero().squeeze(1)  # (E,)
+        row = sel // (ph * pw)
+        pidx = sel - row * (ph * pw)
+        kb = kbest[sel]
+    # differentiable: every selected patch pixel against its winning chord
+    pts = bezier_points(cp_px, t)  # (M, S+1, 2)
+    a = pts[:, :-1]
+    v = pts[:, 1:] - a
+    pxs = (q0.to(dev)[row] + pidx % pw).to(dt) + 0.5  # (E,) pixel centres
+    pys = (r0.to(dev)[row] + pidx // pw).to(dt) + 0.5
+    sd = chord_sd(a[row, kb], v[row, kb], pxs, pys, kb.to(dt), hw_px[row])  # (E,)
+    return best.index_put((sel,), sd).view(m, ph, pw)
 
 
 def curve_alpha(control_points: torch.Tensor, widths: torch.Tensor, height: int, width: int) -> torch.Tensor:
