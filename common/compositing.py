@@ -224,10 +224,13 @@ class _OverEntries(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, canvas, alpha, color, stroke, pix, offsets):
+    def forward(ctx, canvas, alpha, color, stroke, pix, offsets, perm):
+        if perm is not None:  # entries into layer order (alpha, per-entry colours; pix/stroke come ordered)
+            alpha = alpha.index_select(0, perm)
+            if stroke is None:
+                color = color.index_select(0, perm)
         out = canvas.clone()
-        per_entry = stroke is None
-        c_e = color if per_entry else color.index_select(0, stroke)  # (E, C)
+        c_e = color if stroke is None else color.index_select(0, stroke)  # (E, C)
         a_e = alpha[:, None]  # (E, 1)
         old = torch.empty_like(c_e)
         for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
@@ -235,14 +238,15 @@ class _OverEntries(torch.autograd.Function):
             o = old[lo:hi]
             torch.index_select(out, 0, idx, out=o)
             out.index_copy_(0, idx, torch.lerp(o, c_e[lo:hi], a_e[lo:hi]))
-        ctx.save_for_backward(alpha, color, stroke, pix, old)
+        ctx.save_for_backward(alpha, c_e, stroke, pix, old, perm)
         ctx.offsets = offsets
+        ctx.num_colors = color.shape[0]
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        alpha, color, stroke, pix, old = ctx.saved_tensors
+        alpha, c_e, stroke, pix, old, perm = ctx.saved_tensors
         offsets = ctx.offsets
         g = grad_out.contiguous().clone()
         keep = (1.0 - alpha)[:, None]  # (E, 1)
@@ -254,12 +258,18 @@ class _OverEntries(torch.autograd.Function):
             g.index_copy_(0, idx, ge * keep[lo:hi])
         grad_alpha = grad_color = None
         if ctx.needs_input_grad[1]:
-            c_e = color if stroke is None else color.index_select(0, stroke)
             grad_alpha = ((c_e - old) * g_e).sum(1)
+            if perm is not None:
+                grad_alpha = torch.empty_like(grad_alpha).index_copy_(0, perm, grad_alpha)
         if ctx.needs_input_grad[2]:
             g_e.mul_(alpha[:, None])
-            grad_color = g_e if stroke is None else torch.zeros_like(color).index_add_(0, stroke, g_e)
-        return g, grad_alpha, grad_color, None, None, None
+            if stroke is not None:
+                grad_color = g_e.new_zeros(ctx.num_colors, g_e.shape[1]).index_add_(0, stroke, g_e)
+            elif perm is not None:
+                grad_color = torch.empty_like(g_e).index_copy_(0, perm, g_e)
+            else:
+                grad_color = g_e
+        return g, grad_alpha, grad_color, None, None, None, None
 
 
 def _layer_order(stroke: torch.Tensor, layer: torch.Tensor, num_strokes: int):
@@ -343,11 +353,9 @@ def composite_entries(
     with torch.no_grad():
         perm, offsets = _layer_order(stroke, layer.to(pix.device), m)
     if perm is not None:
-        pix, alpha, stroke = pix[perm], alpha[perm], stroke[perm]
-        if per_entry_color:
-            color = color[perm]
+        pix, stroke = pix[perm], stroke[perm]
     out = _OverEntries.apply(
-        flat, alpha, color.to(alpha.dtype), None if per_entry_color else stroke, pix, offsets
+        flat, alpha, color.to(alpha.dtype), None if per_entry_color else stroke, pix, offsets, perm
     )
     return out.view(b, h, w, ch).permute(0, 3, 1, 2).contiguous()
 
