@@ -46,7 +46,7 @@ import math
 import torch
 from torch import nn
 
-from common.compositing import box_layers, composite_in_segments, composite_patches
+from common.compositing import box_layers, composite_in_segments, composite_over, composite_patches
 from common.errors import StrokeFormatError
 from common.strokes import STROKE_FORMATS
 
@@ -442,9 +442,9 @@ def _render_diffvg(control_points, widths, colors, canvas):
         args = pydiffvg.RenderFunction.serialize_scene(width, height, shapes, groups)
         img = pydiffvg.RenderFunction.apply(width, height, 2, 2, 0, None, *args)  # (H, W, 4) straight RGBA
         img = img.to(canvas.device, canvas.dtype)
-        a = img[..., 3:4]
-        layer = img[..., :3].permute(2, 0, 1)
-        outs.append(canvas[b] * (1.0 - a.permute(2, 0, 1)) + layer * a.permute(2, 0, 1))
+        a = img[..., 3:4].permute(2, 0, 1)[None]  # (1, 1, H, W)
+        layer = img[..., :3].permute(2, 0, 1)[None]  # (1, 3, H, W)
+        outs.append(composite_over(canvas[b : b + 1], layer, a)[0])
     return torch.stack(outs, 0)
 
 

@@ -91,6 +91,11 @@ def test_gradcheck_float64_small_canvas():
 
     assert torch.autograd.gradcheck(f, (cp, w, col), eps=1e-6, atol=1e-5)
 
+    def one_stroke_segments(cp_, w_, col_):  # every stroke its own checkpointed segment
+        return render_curves(cp_, w_, col_, canvas, chunk_size=1, max_entries=1)
+
+    assert torch.autograd.gradcheck(one_stroke_segments, (cp, w, col), eps=1e-6, atol=1e-5)
+
 
 def test_chunked_equals_dense_sequential_and_parallel():
     cp, w, col = _strokes(b=2, n=9, seed=5, size=40)
