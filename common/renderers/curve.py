@@ -243,7 +243,7 @@ def _sd_patches(
             return dist - (hw[:, 0].view(r, *extra) + (hw[:, 1] - hw[:, 0]).view(r, *extra) * pos)
         lo_i = pos.detach().floor().clamp(0, n_w - 2).long()
         frac = pos - lo_i.to(dt)
-        flat_i = lo_i.reshape(r, -1)
+        flat_i = lo_i.reshape(r, -1) if r else lo_i.reshape(0, 1)  # (r, K); r = 0: no stroke row here
         w_lo = torch.gather(hw, 1, flat_i).view_as(pos)
         w_hi = torch.gather(hw, 1, flat_i + 1).view_as(pos)
         return dist - (w_lo + (w_hi - w_lo) * frac)
