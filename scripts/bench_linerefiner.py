@@ -10,8 +10,8 @@ strokes per 256^2 px) of ``--size`` px, scored by :mod:`linerefiner.metrics`: sh
 9-12 px bridged (connected components of the thresholded output inside each gap's box), share of specks
 removed, line precision / recall within 2 px of the target's ink, share of paper pixels exactly 1.0 and mean
 paper value. Next to the refiner: identity (input as output) and the classical OpenCV clean-up
-(:func:`classical`: paper flattening, Otsu, speck removal under 12 px, closing with a 3, 7 or 11 px
-ellipse). ``--checkpoint STYLE=PATH`` scores another checkpoint than the shipped one.
+(:func:`classical`: paper flattening, Otsu, closing with a 3, 7 or 11 px ellipse, removal of
+components under 25 px). ``--checkpoint STYLE=PATH`` scores another checkpoint than the shipped one.
 
 Speed: a synthetic drawing of each size in ``--sizes`` is written as PNG and refined by
 ``linerefiner/test.py`` in a child process (tiled, and with ``--tile 0`` whole-image at the first size);
@@ -41,28 +41,28 @@ from linerefiner.metrics import score_drawing, summarise
 from linerefiner.synth import HELDOUT_SEED_BASE, STYLES, heldout_samples, random_drawing
 
 
-def classical(x: np.ndarray, close_px: int = 7, min_area: int = 12) -> np.ndarray:
+def classical(x: np.ndarray, close_px: int = 7, min_area: int = 25) -> np.ndarray:
     """The classical clean-up a sceptic would run (OpenCV), ``(H, W)`` [0, 1] -> binary ``(H, W)`` {0, 1}.
 
     Paper flattening (divide by the background: a 15 px max filter of the gray, blurred), Otsu binarisation
-    of the flattened image, speck removal (connected ink components under ``min_area`` px, 8-connectivity),
-    then a morphological closing of the ink with a ``close_px`` ellipse (bridges gaps up to about that size,
-    and merges lines closer than it).
+    of the flattened image, a morphological closing of the ink with a ``close_px`` ellipse (bridges gaps up
+    to about that size, and merges lines closer than it), then speck removal (connected ink components under
+    ``min_area`` px, 8-connectivity). Closing before the speck removal and 25 px were the best of the orders
+    and of 12 / 25 / 40 / 60 px tried on 80 held-out pairs (removing first deletes the line fragments between
+    two gaps).
     """
     bg = cv2.GaussianBlur(cv2.dilate(x, np.ones((15, 15), np.uint8)), (0, 0), 3)
     flat = np.clip(x / np.maximum(bg, 1e-3), 0, 1)
     u8 = (flat * 255).astype(np.uint8)
     t, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink = (u8 < min(t, 200)).astype(np.uint8)
+    if close_px > 1:
+        ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_px, close_px))
+        ink = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, ellipse)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     keep = np.zeros(n, np.uint8)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
-    ink = keep[labels]
-    if close_px > 1:
-        ink = cv2.morphologyEx(
-            ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_px,) * 2)
-        )
-    return 1.0 - ink.astype(np.float32)
+    return 1.0 - keep[labels].astype(np.float32)
 
 
 def quality(
