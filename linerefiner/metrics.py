@@ -130,8 +130,9 @@ def score_drawing(
 def summarise(scores: list[DrawingScore]) -> dict[str, float]:
     """Totals over drawings: ``gaps_closed_short`` (<= 8 px), ``gaps_closed_long`` (9-12 px), ``gaps_short``
     and ``gaps_long`` (counts scored), ``specks_removed``, ``specks``, ``precision``, ``recall``, ``f1``,
-    ``paper_white`` (share exactly 1.0), ``paper_mean``, and ``score`` = ``gaps_closed_short * f1`` (the
-    keep-best figure: gaps bridged, guarded against bridging by smearing ink everywhere)."""
+    ``paper_white`` (share exactly 1.0), ``paper_mean``, ``score`` = ``gaps_closed_short * f1`` (gaps
+    bridged, guarded against bridging by smearing ink everywhere) and ``target_score`` = ``score *
+    specks_removed * paper_white`` (the trainer's keep-best figure: every target of the issue at once)."""
 
     def tot(name):
         return sum(getattr(s, name) for s in scores)
@@ -155,4 +156,5 @@ def summarise(scores: list[DrawingScore]) -> dict[str, float]:
         "paper_white": ratio("paper_white", "paper_px"),
         "paper_mean": tot("paper_sum") / max(tot("paper_px"), 1),
         "score": gs * f1,
+        "target_score": gs * f1 * ratio("specks_removed", "specks") * ratio("paper_white", "paper_px"),
     }

@@ -128,13 +128,27 @@ class LineGenerator(nn.Module):
         self.tail = nn.Conv2d(c, 1, 1)
         self.white_point = float(cfg.white_point)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, levels: bool = True) -> torch.Tensor:
+        """``levels=False`` returns the tanh output before the white-point curve (what training fits)."""
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"LineGenerator expects (B, 1, H, W) gray in [-1, 1], got {tuple(x.shape)}")
         y = torch.tanh(self.tail(self.body(torch.relu(self.head(x)))))
+        return self.levels(y) if levels else y
+
+    def levels(self, y: torch.Tensor) -> torch.Tensor:
+        """The white-point curve on ``(B, 1, H, W)`` [-1, 1]: ``u -> min(1, u / p)`` in [0, 1] units."""
         if self.white_point > 0:  # levels: [0, p] -> [0, 1], above p -> exactly 1 (paper)
             y = (((y + 1) * (0.5 / self.white_point)).clamp(max=1.0) * 2 - 1).to(y.dtype)
         return y
+
+    def raw_target(self, y: torch.Tensor) -> torch.Tensor:
+        """Target of the tanh output for a target drawing ``y`` ``(B, 1, H, W)`` [-1, 1]: paper (y = +1)
+        maps to +1, far above the white point, so that the fit keeps paper there with a margin instead of
+        hovering at the clamp's edge; other values are ``u * p`` (the curve's inverse)."""
+        if self.white_point <= 0:
+            return y
+        u = (y + 1) * 0.5
+        return torch.where(u >= 1.0, torch.ones_like(u), u * self.white_point) * 2 - 1
 
 
 class LineDiscriminator(nn.Module):

@@ -114,3 +114,11 @@ def test_white_point_levels_make_paper_exactly_white():
         assert (g(x) == 1.0).all()
     old = RefinerConfig.from_dict({"channels": 8})  # a checkpoint from before the white point
     assert old.white_point == 0.0 and RefinerConfig().white_point == 0.95
+
+
+def test_raw_target_keeps_paper_above_the_white_point():
+    g = LineGenerator(RefinerConfig(channels=8, blocks=1, white_point=0.95))
+    y = torch.tensor([1.0, 0.0, -1.0]).view(1, 1, 1, 3)  # paper, mid gray, black in [-1, 1]
+    raw = g.raw_target(y)
+    assert raw[0, 0, 0, 0] == 1.0  # paper aims at the top, well above the white point
+    assert torch.allclose(g.levels(raw), y)  # the curve maps the raw targets back onto the targets
