@@ -1,20 +1,22 @@
 """Train the LineRelifer refiner GAN on synthetic (and optionally real) line pairs.
 
     python linerefiner/train.py --style taper --output_dir results/linerefiner/taper
-    python linerefiner/train.py --style nib --steps 2000 --crop_size 64 --max_minutes 10 \\
-        --export checkpoints/linerefiner_nib.pt
+    python linerefiner/train.py --style taper --dilated --crop_size 64 --lr 5e-4 --adv_warmup 100 --bf16 \
+        --diff_weight 4 --max_minutes 35 --threads 1 --output_dir runs/linerefiner_taper \
+        --export checkpoints/linerefiner_taper.pt
     python linerefiner/train.py --pairs_dir DIR --real_fraction 0.5     # DIR/inputs + DIR/targets, same names
     torchrun --nproc_per_node=2 linerefiner/train.py --style taper          # DDP
 
-Writes ``OUTPUT_DIR/last.pt`` (resumable: generator, discriminator, optimisers), ``OUTPUT_DIR/config.json``
-and ``OUTPUT_DIR/log.jsonl``; running the same command again resumes from ``last.pt`` (``--restart`` starts
-over). ``--export PATH`` also writes a shippable fp16 generator checkpoint with provenance at the end.
+The loop is :class:`common.training.TrainLoop`: ``OUTPUT_DIR/last.pt`` (resumable: generator, discriminator,
+optimisers, step, RNG), ``best.pt`` and ``refiner_best.pt`` (the best ``val_target_score`` on held-out
+pairs, every ``--val_every`` steps), ``config.json`` and ``log.txt``; running the same command again resumes
+from ``last.pt`` (``--restart`` moves the old files aside). ``--export PATH`` writes the best generator as a
+shippable fp16 file with provenance at the end.
 """
 
 from __future__ import annotations
 
 import platform
-import shutil
 
 import torch
 
@@ -35,7 +37,7 @@ from common.errors import UserError
 from common.training import TrainLoop
 from linerefiner.model import RefinerConfig, count_parameters, receptive_radius
 from linerefiner.synth import STYLES, heldout_samples
-from linerefiner.training import Trainer, validate
+from linerefiner.training import Trainer, export_generator, validate
 
 #: Seed offset of the validation pairs (the bench uses offset 0: the two never overlap below 500,000 pairs).
 VAL_OFFSET = 500_000
@@ -78,7 +80,7 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument(
-        "--export", default=None, help="at the end, copy the best (fp16, generator-only) checkpoint here"
+        "--export", default=None, help="at the end, write the best generator here (fp16, with provenance)"
     )
     p.add_argument(
         "--restart", action="store_true", help="start over (the old files move to OUTPUT_DIR/previous_*)"
@@ -149,9 +151,11 @@ def main(argv=None) -> int:
         "validation": f"{args.val_pairs} held-out pairs of 128 px (seeds 1e9 + 500000 + i)",
     }
 
-    def export(path, tag, metrics):
-        trainer.export(path, {**provenance, "wall_s": round(loop.wall_seconds(), 1), "tag": tag}, metrics,
-                       loop.step)  # fmt: skip
+    def export(path, tag, metrics):  # "best" is reported inside step loop.step, before it is counted
+        step = loop.step + 1 if tag == "best" else loop.step
+        trainer.export(
+            path, {**provenance, "wall_s": round(loop.wall_seconds(), 1), "tag": tag}, metrics, step
+        )
 
     loop = TrainLoop(
         out,
@@ -185,9 +189,9 @@ def main(argv=None) -> int:
                 )
         summary = loop.close()
         if ctx.is_main and args.export:
-            best = out / "refiner_best.pt"
-            shutil.copyfile(best if best.is_file() else out / "refiner_last.pt", args.export)
-            loop.print(f"exported {'best' if best.is_file() else 'last'} generator to {args.export}")
+            best = out / "best.pt"
+            export_generator(best if best.is_file() else out / "last.pt", args.export)
+            loop.print(f"exported the {'best' if best.is_file() else 'last'} generator to {args.export}")
         if ctx.is_main:
             print(f"done: {summary}", flush=True)
     finally:

@@ -185,6 +185,24 @@ class Trainer:
         )
 
 
+def export_generator(src: str | Path, dst: str | Path, **provenance) -> Path:
+    """Shippable fp16 generator-only file ``dst`` from a TrainLoop checkpoint ``src`` (best.pt, last.pt).
+
+    Keeps ``src``'s config, step (completed steps), validation metrics and provenance (data, command, wall
+    time...), adding ``provenance`` and ``steps``. Raises CheckpointError for a missing/corrupt ``src``.
+    """
+    ck = load_checkpoint(src, map_location="cpu")
+    return save_checkpoint(
+        dst,
+        model_state=ck["model"],
+        config=ck["config"],
+        step=int(ck["step"]),
+        metrics=dict(ck["metrics"]),
+        provenance={**ck["provenance"], "steps": int(ck["step"]), **provenance},
+        half=True,
+    )
+
+
 @torch.no_grad()
 def validate(
     g: nn.Module, samples: list[SynthSample], device: torch.device | str = "cpu"
