@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -164,15 +165,26 @@ def timed_run(cmd: list[str], env: dict, timeout: float) -> dict:
     return {"rc": rc, "wall": wall, "cpu": cpu, "first_output": first, "tail": text[-600:]}
 
 
+# a pure-Python busy loop that ends by itself once this script is gone (checked every ~50 ms)
+BUSY_LOOP = """
+import os
+parent = os.getppid()
+while os.getppid() == parent:
+    for _ in range(1_000_000):
+        pass
+"""
+
+
 class BusyLoops:
-    """``n`` busy-loop processes (``while True: pass``), started on enter, killed on exit."""
+    """``n`` busy-loop processes, started on enter, killed on exit (and ending by themselves if this script
+    is killed)."""
 
     def __init__(self, n: int) -> None:
         self.n, self.procs = n, []
 
     def __enter__(self) -> BusyLoops:
         for _ in range(self.n):
-            self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            self.procs.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP]))
         time.sleep(1.0 if self.n else 0.0)
         return self
 
@@ -286,6 +298,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=positive_int, default=3, help="--help timings per script (best)")
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill stops the busy loops too
     print(
         f"bench_load: {os.cpu_count()} CPUs, affinity {len(os.sched_getaffinity(0))}, "
         f"load average {os.getloadavg()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
