@@ -344,8 +344,8 @@ def composite_entries(
         )
     if color.dim() != 2 or color.shape[1] != ch or (per_entry_color and color.shape[0] != pix.numel()):
         raise ValueError(f"color must be (M, {ch}), or (E, {ch}) per entry, got {tuple(color.shape)}")
-    if pix.numel() == 0:
-        return canvas
+    if pix.numel() == 0:  # nothing covered: the canvas, still connected to the strokes (zero gradient)
+        return canvas + 0.0 * (alpha.sum() + color.sum())
     m = int(stroke.max().item()) + 1 if layer is None else layer.numel()
     if layer is None:
         layer = torch.arange(m, device=pix.device)

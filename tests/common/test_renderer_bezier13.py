@@ -158,3 +158,14 @@ def test_svg_matches_tensor_render(rng):
     svg = strokes_to_svg("bezier13", p[0], h, w, background=(1.0, 1.0, 1.0))
     img = rasterize_svg(svg, w, h)
     assert (img - ref).abs().mean() < 0.02
+
+
+def test_strokes_off_the_canvas_leave_it_and_backpropagate_zero():
+    p = torch.rand(2, 5, 13)
+    p[..., :6] += 3.0  # every control point far right and below the canvas
+    p.requires_grad_(True)
+    canvas = torch.rand(2, 3, 20, 24)
+    out = render_bezier13(p, canvas)
+    assert torch.equal(out, canvas)
+    out.sum().backward()  # still connected to the strokes
+    assert p.grad is not None and p.grad.abs().sum() == 0
