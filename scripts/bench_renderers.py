@@ -278,32 +278,38 @@ def _child_rss_mb(pid: int) -> float:
         return 0.0
 
 
-def run_memory(name: str, args) -> dict:
-    """Memory run of one renderer in a subprocess, killed (and reported) when its resident set exceeds
-    ``--memory_kill_gb`` or it runs past ``--memory_timeout``: the machine is shared."""
-    cmd = [
-        sys.executable, "-m", "scripts.bench_renderers", "--memory_child", name, "--device", args.device,
-        "--threads", str(args.threads), "--memory_strokes", str(args.memory_strokes),
-        "--memory_size", str(args.memory_size),
-    ]  # fmt: skip
+def run_child(cmd: list[str], timeout: float, kill_gb: float) -> tuple[str, str, int, str | None]:
+    """Run ``cmd``, watching its resident set: killed above ``kill_gb`` GB or after ``timeout`` seconds (the
+    machine is shared). Returns ``(stdout, stderr, returncode, why_killed or None)``; ``stdout`` holds what
+    the child printed before a kill."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     start, peak = time.perf_counter(), 0.0
     while proc.poll() is None:
         peak = max(peak, _child_rss_mb(proc.pid))
         elapsed = time.perf_counter() - start
-        if peak > args.memory_kill_gb * 1024 or elapsed > args.memory_timeout:
+        if peak > kill_gb * 1024 or elapsed > timeout:
             proc.kill()
-            proc.wait()
-            why = f"over {args.memory_kill_gb:g} GB" if elapsed <= args.memory_timeout else "timeout"
-            return {
-                "renderer": name,
-                "error": f"killed: {why} after {elapsed:.0f} s (RSS seen {peak:.0f} MB)",
-            }
+            out, err = proc.communicate()
+            why = f"over {kill_gb:g} GB" if elapsed <= timeout else f"not done in {timeout:g} s"
+            return out, err, proc.returncode, f"killed: {why} after {elapsed:.0f} s (RSS seen {peak:.0f} MB)"
         time.sleep(0.2)
     out, err = proc.communicate()
-    if proc.returncode != 0:
+    return out, err, proc.returncode, None
+
+
+def run_memory(name: str, args) -> dict:
+    """Memory run of one renderer in a subprocess (:func:`run_child` with ``--memory_timeout``)."""
+    cmd = [
+        sys.executable, "-m", "scripts.bench_renderers", "--memory_child", name, "--device", args.device,
+        "--threads", str(args.threads), "--memory_strokes", str(args.memory_strokes),
+        "--memory_size", str(args.memory_size),
+    ]  # fmt: skip
+    out, err, code, killed = run_child(cmd, args.memory_timeout, args.memory_kill_gb)
+    if killed:
+        return {"renderer": name, "error": killed}
+    if code != 0:
         tail = (err.strip().splitlines() or ["?"])[-1]
-        return {"renderer": name, "error": f"exit {proc.returncode}: {tail[:200]}"}
+        return {"renderer": name, "error": f"exit {code}: {tail[:200]}"}
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -459,31 +465,22 @@ def workload_child(name: str, version: str, device: torch.device, reps: int, cou
 
 
 def run_workload(name: str, version: str, args) -> dict:
-    """One workload and version in a subprocess, killed above ``--memory_kill_gb`` or ``--timeout`` s."""
+    """One workload and version in a subprocess (:func:`run_child` with ``--timeout``). A run killed while
+    counting operations keeps its timing."""
     cmd = [
         sys.executable, "-m", "scripts.bench_renderers", "--workload_child", f"{name}:{version}",
         "--device", args.device, "--threads", str(torch.get_num_threads()), "--reps", str(args.reps),
     ] + (["--no_count_ops"] if args.no_count_ops else [])  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    start, peak = time.perf_counter(), 0.0
-    while proc.poll() is None:
-        peak = max(peak, _child_rss_mb(proc.pid))
-        elapsed = time.perf_counter() - start
-        if peak > args.memory_kill_gb * 1024 or elapsed > args.timeout:
-            proc.kill()
-            proc.wait()
-            why = (
-                f"over {args.memory_kill_gb:g} GB"
-                if elapsed <= args.timeout
-                else f"not done in {args.timeout} s"
-            )
-            return {"workload": name, "version": version, "error": f"killed: {why} (RSS seen {peak:.0f} MB)"}
-        time.sleep(0.2)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
+    out, err, code, killed = run_child(cmd, args.timeout, args.memory_kill_gb)
+    lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
+    if killed:
+        if lines and "not done" in killed:  # timed pass done, killed while counting operations
+            return {**json.loads(lines[-1]), "note": f"op count {killed}"}
+        return {"workload": name, "version": version, "error": killed}
+    if code != 0 or not lines:
         tail = (err.strip().splitlines() or ["?"])[-1]
-        return {"workload": name, "version": version, "error": f"exit {proc.returncode}: {tail[:200]}"}
-    return json.loads(out.strip().splitlines()[-1])
+        return {"workload": name, "version": version, "error": f"exit {code}: {tail[:200]}"}
+    return json.loads(lines[-1])
 
 
 def compare(args, device: torch.device) -> dict:
@@ -506,12 +503,11 @@ def compare(args, device: torch.device) -> dict:
             rows.append(row)
             print(f"  {name:9s} {version}: {json.dumps(row)}", flush=True)
     print()
-    head = (
-        f"{'workload':9s} {'path':4s} | {'s/pass':>8s}"
-        + f" {'strokes/s':>10s} | {'peak RSS MB':>11s} {'grow':>9s}"
-    )
-    print(head + f" | {'Gop/s':>6s} {'% peak':>7s} | {'new/old':>7s} | load")
-    print("-" * (len(head) + 40))
+    head = f"{'workload':9s} {'path':4s} | {'s/pass':>8s} {'CPU s':>7s} {'strokes/s':>10s}"
+    head += f" | {'peak RSS MB':>11s}"
+    head += f" {'grow':>6s} | {'Gop/s':>6s} {'% peak':>7s} | {'new/old wall, CPU':>17s} | load"
+    print(head)
+    print("-" * len(head))
     by = {(r["workload"], r["version"]): r for r in rows}
     for r in rows:
         if "error" in r:
