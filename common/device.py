@@ -46,6 +46,7 @@ __all__ = [
     "init_distributed",
     "cleanup_distributed",
     "unwrap_model",
+    "require_single_process",
 ]
 
 
@@ -181,6 +182,24 @@ def init_distributed(device: str = "auto") -> DistributedContext:
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
     return DistributedContext(rank, world_size, local_rank, dev, distributed=world_size > 1)
+
+
+def require_single_process(what: str, why: str) -> None:
+    """Refuse a multi-process launch (``torchrun``, ``WORLD_SIZE > 1``) before anything is set up or written.
+
+    Args:
+        what: the program, e.g. ``"compositor training"``.
+        why: the reason, e.g. ``"its DDPG networks are not synchronised across ranks"``.
+
+    Raises:
+        UserError: on rank 0, ``"<what> runs on one process (<why>): run it without torchrun"`` (the one line
+            the user sees); other ranks leave with ``SystemExit(2)`` and print nothing.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    if int(os.environ.get("RANK", "0")) != 0:
+        raise SystemExit(2)
+    raise UserError(f"{what} runs on one process ({why}): run it without torchrun")
 
 
 def cleanup_distributed() -> None:

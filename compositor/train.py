@@ -5,12 +5,12 @@
     python compositor/train.py --init checkpoints/cnp_compositor.pt --opencv   # fine-tune the shipped actor
     python compositor/train.py --reward piecewise                # the release's reward schedule
     python compositor/train.py --bc_weight 0 --teacher_prob 0    # plain DDPG, no imitation warm-start
-    torchrun --nproc_per_node=2 compositor/train.py
 
 Writes into --output_dir: last.pt (resumable: actor, critic, targets, optimisers), best.pt and
 compositor_best.pt (fp16 actor, what test.py loads; the shipped one is checkpoints/cnp_compositor.pt)
 whenever the held-out validation MSE improves, compositor_last.pt, config.json and log.txt. Running the
-same command again resumes.
+same command again resumes. One process only: under torchrun it stops with one error line, because its
+DDPG actor and critic are not synchronised across ranks (each rank would train its own).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from common.cli import (
     prepare_output_dir,
     run_main,
 )
-from common.device import cleanup_distributed, init_distributed
+from common.device import cleanup_distributed, init_distributed, require_single_process
 
 
 def main(argv=None) -> int:
@@ -78,6 +78,7 @@ def main(argv=None) -> int:
         help="actor input and environment size in pixels [paper: 128]",
     )
     args = parser.parse_args(argv)
+    require_single_process("compositor training", "its DDPG networks are not synchronised across ranks")
     import torch
 
     if args.threads:

@@ -139,3 +139,37 @@ def test_painter_trainer_on_two_ranks(tmp_path, photos_dir, arch):
     ]
     ranks = run_trainer("painter.train", runs, tmp_path / "record")
     check_two_rank_runs(ranks, out, [2, 3])
+
+
+def _refusal_worker(ctx, out: str, record: str):
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    from common.cli import run_main
+    from compositor.train import main
+
+    err, code = io.StringIO(), None
+    with contextlib.redirect_stderr(err):
+        try:
+            run_main(main, ["--output_dir", out, "--episodes", "1", "--device", "cpu"])
+        except SystemExit as exc:
+            code = exc.code
+    Path(record, f"rank{ctx.rank}.json").write_text(json.dumps({"code": code, "stderr": err.getvalue()}))
+
+
+def test_compositor_trainer_refuses_torchrun_in_one_line(tmp_path):
+    """Its DDPG actor/critic are not synchronised across ranks: under torchrun it must not train at all."""
+    import json
+
+    from tests.multiproc import run_ranks
+
+    out = tmp_path / "run"
+    run_ranks(_refusal_worker, (str(out), str(tmp_path)), timeout=60)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    assert r0["code"] == r1["code"] == 2
+    lines = r0["stderr"].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: compositor training runs on one process"), lines
+    assert r1["stderr"] == ""  # one line in all, from rank 0
+    assert not out.exists()  # refused before anything was written
