@@ -34,13 +34,13 @@ def test_preset_flag():
     assert parser.parse_args(["--image_path", "x.png", "--preset", "paper"]).preset == "paper"
 
 
-def test_pass_costs_follow_strokes_and_attention_windows():
-    cfg = style_config("expressionist")  # 2 passes of 9 strokes; pass 2 uses attention windows
+def test_pass_costs_follow_strokes_brush_and_attention_windows():
+    cfg = style_config("expressionist")  # 2 passes of 9 strokes, brush 0.8; pass 2 uses attention windows
     costs = pass_costs(cfg, grid_windows=25)
-    assert costs[0] == cfg.iter_steps * 25 * (9 + 32)
-    assert costs[1] == cfg.iter_steps * 15 * (9 + 32)  # floor(25 * (0.7 - 0.1)) windows
+    assert costs[0] == pytest.approx(cfg.iter_steps * 25 * (9 * 0.8**1.75 + 1.5))
+    assert costs[1] == pytest.approx(costs[0] * 15 / 25)  # floor(25 * (0.7 - 0.1)) windows
     realistic = pass_costs(style_config("realistic"), 25)
-    assert realistic == sorted(realistic)  # more strokes per window in every later pass
+    assert realistic == sorted(realistic, reverse=True)  # the brush halves faster than the strokes grow
 
 
 def test_paint_prints_time_left(capsys, photo):
