@@ -131,7 +131,7 @@ def test_painter_trainer_on_two_ranks(tmp_path, photos_dir, arch):
         str(photos_dir),
         *arch,
     ]
-    base += ["--batch_size", "2", "--rollout", "2", "--save_every", "2", "--patch", "32", "--warmup", "4"]
+    base += ["--batch_size", "2", "--rollout", "2", "--save_every", "100", "--patch", "32", "--warmup", "4"]
     runs = [
         [*base, "--steps", "2"],
         [*base, "--steps", "3"],
