@@ -187,6 +187,18 @@ def run_trainer(module: str, runs: list[list[str]], record: Path, timeout: float
     return [json.loads((record / f"rank{r}.json").read_text()) for r in range(2)]
 
 
+def three_runs(
+    base: list[str], flag: str = "--steps", counts: tuple[str, str] = ("2", "3")
+) -> list[list[str]]:
+    """The argv of the three runs :func:`check_two_rank_runs` expects: ``counts[0]`` steps, then ``counts[1]``
+    (a resume), then a huge count with ``--max_minutes 0.02`` (a resume stopped by the wall-time limit)."""
+    return [
+        [*base, flag, counts[0]],
+        [*base, flag, counts[1]],
+        [*base, flag, "100000", "--max_minutes", "0.02"],
+    ]
+
+
 def check_two_rank_runs(ranks: list[list[dict]], out_dir: Path, steps: list[int]) -> None:
     """The properties every trainer's 2-rank run must have (asserts):
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.multiproc import check_two_rank_runs, run_trainer
+from tests.multiproc import check_two_rank_runs, run_trainer, three_runs
 
 FCN_ARGS = [
     "--batch_size",
@@ -33,12 +33,7 @@ FCN_ARGS = [
 def test_fcn_renderer_trainers_on_two_ranks(tmp_path, module):
     out = tmp_path / "run"
     base = ["--output_dir", str(out), *FCN_ARGS]
-    runs = [
-        [*base, "--steps", "2"],
-        [*base, "--steps", "3"],
-        [*base, "--steps", "100000", "--max_minutes", "0.02"],
-    ]
-    ranks = run_trainer(module, runs, tmp_path / "record")
+    ranks = run_trainer(module, three_runs(base), tmp_path / "record")
     check_two_rank_runs(ranks, out, [2, 3])
 
 
@@ -80,12 +75,7 @@ def test_linerefiner_trainer_on_two_ranks(tmp_path):
     base = ["--output_dir", str(out), "--device", "cpu", "--threads", "1", "--style", "taper"]
     base += ["--crop_size", "32", "--batch_size", "1", "--channels", "4", "--blocks", "1"]
     base += ["--val_pairs", "1", "--val_every", "2", "--save_every", "2", "--adv_warmup", "1"]
-    runs = [
-        [*base, "--steps", "2"],
-        [*base, "--steps", "3"],
-        [*base, "--steps", "100000", "--max_minutes", "0.02"],
-    ]
-    ranks = run_trainer("linerefiner.train", runs, tmp_path / "record")
+    ranks = run_trainer("linerefiner.train", three_runs(base), tmp_path / "record")
     check_two_rank_runs(ranks, out, [2, 3])
     assert set(ranks[0][0]["digests"]) == {"model", "D"}  # generator and discriminator both checked
 
@@ -132,12 +122,7 @@ def test_painter_trainer_on_two_ranks(tmp_path, photos_dir, arch):
         *arch,
     ]
     base += ["--batch_size", "2", "--rollout", "2", "--save_every", "100", "--patch", "32", "--warmup", "4"]
-    runs = [
-        [*base, "--steps", "2"],
-        [*base, "--steps", "3"],
-        [*base, "--steps", "100000", "--max_minutes", "0.02"],
-    ]
-    ranks = run_trainer("painter.train", runs, tmp_path / "record")
+    ranks = run_trainer("painter.train", three_runs(base), tmp_path / "record")
     check_two_rank_runs(ranks, out, [2, 3])
 
 
