@@ -2,12 +2,14 @@
 
     python painter/train.py                              # bundled photos (benchmark photos held out)
     python painter/train.py --dataset DIR --steps 20000 --output_dir runs/painter
+    python painter/train.py --arch anchors --objective gains --patch 64 --rollout 20 --batch_size 16 --opencv
     torchrun --nproc_per_node=2 painter/train.py --dataset DIR
     python painter/train.py --output_dir runs/painter    # run again: resumes from runs/painter/last.pt
 
-Writes into --output_dir: last.pt (resumable: weights, critic, optimizers), painter.pt (fp16 weights,
-what test.py loads; the shipped one is checkpoints/cnp_painter.pt) and config.json. Logs the pixel
-loss, the adversarial loss, the critic loss and the validation MSE after 40 strokes.
+Writes into --output_dir (common.training.TrainLoop): last.pt (resumable: weights, critic, optimizers,
+RNG), best.pt and painter_best.pt (fp16 weights, what test.py loads; the shipped one is
+checkpoints/cnp_painter.pt) whenever the held-out validation MSE improves, painter_last.pt,
+config.json and log.txt. Logs the losses and the held-out MSE after 1, 5 and 20 calls.
 """
 
 from __future__ import annotations
