@@ -34,6 +34,11 @@ def main(argv=None) -> int:
     parser.add_argument("--untrained", action="store_true", help="also run mode 1 with an untrained painter")
     parser.add_argument("--teacher", action="store_true", help="also run mode 1 with the greedy teacher")
     parser.add_argument("--threads", type=positive_int, default=None)
+    parser.add_argument(
+        "--side_by_side",
+        default=None,
+        help="also write photo | mode 3 | mode 1 at 1000 strokes (or the first count) of the first image",
+    )
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: the shipped one)")
     parser.add_argument("--compositor", default=None, help="actor checkpoint (default: the shipped one)")
     args = parser.parse_args(argv)
@@ -77,7 +82,7 @@ def main(argv=None) -> int:
         f"{'paint':>6s} {'mosaic32':>8s}",
         flush=True,
     )
-    mosaics = {}
+    mosaics, pictures = {}, {}
     for name in args.images:
         if name in loaders:
             img = image_to_tensor(loaders[name]())
@@ -88,6 +93,7 @@ def main(argv=None) -> int:
         size = (round(img.shape[-2] * scale), round(img.shape[-1] * scale))
         target = torch.nn.functional.interpolate(img, size=size, mode="area").clamp(0, 1).to(device)
         mosaics[name] = float(psnr(mosaic(target, 32), target))
+        pictures[(name, "photo")] = target
         for count in args.counts:
             for label, mode, pnt, act, refine in variants:
                 seed_everything(args.seed)
@@ -115,7 +121,26 @@ def main(argv=None) -> int:
                     flush=True,
                 )
                 save_image(res["canvas"].cpu(), out / f"{name}_{count}_{label}.png")
+                pictures[(name, count, label)] = res["canvas"]
                 (Path(out) / "bench_cnp.json").write_text(json.dumps(rows, indent=1))
+    if args.side_by_side and 1 in args.modes and 3 in args.modes:
+        first, count = args.images[0], 1000 if 1000 in args.counts else args.counts[0]
+        panels = [
+            pictures[(first, "photo")],
+            pictures[(first, count, "mode3")],
+            pictures[(first, count, "mode1")],
+        ]
+        strip = torch.cat(
+            [
+                torch.nn.functional.interpolate(
+                    p, size=(256, round(256 * p.shape[-1] / p.shape[-2])), mode="area"
+                )
+                for p in panels
+            ],
+            -1,
+        )
+        save_image(strip.cpu(), args.side_by_side, quality=85)
+        print(f"wrote {args.side_by_side} ({first}, {count} strokes: photo | mode 3 | mode 1)")
     if 1 in args.modes and 3 in args.modes:
         print("\nPSNR(mode 1) - PSNR(mode 3), per image and stroke count:")
         for name in args.images:
