@@ -13,23 +13,27 @@ Papers
 
 Losses (``stipple.losses``; P the emitted points, Q the reference stipples, G the grid side)
 ------------------------------------------------------------------------------------------
-- Chamfer:   L_CD = 1/|P| sum_p min_q |p - q|^2 + 1/|Q| sum_q min_p |p - q|^2   (common.losses.chamfer)
-- Spectrum:  L_spec = mean_{r=1..kmax} | log(eps + RAPS_P(r)) - log(eps + RAPS_Q(r)) |, with
-             RAPS(r) = mean_{|k| in [r, r+1)} P(k), P(k) = |sum_j exp(-2 pi i k . x_j)|^2 / N the exact
-             periodogram on integer frequencies, k = 0 excluded                  (common.losses.spectrum)
+- Chamfer:   L_CD = 1/|P| sum_p min_q |p - q|^2 + 1/|Q| sum_q min_p |p - q|^2   (``matched_chamfer``: the
+             value and gradient of common.losses.chamfer from one distance matrix without autograd)
+- Spectrum:  L_spec = mean_{bins b} | log(eps + Pbar_P(b)) - log(eps + Pbar_Q(b)) |, Pbar(b) the mean of the
+             exact periodogram P(k) = |sum_j exp(-2 pi i k . x_j)|^2 / N over bin b = (annulus of width 2 in
+             |k| in [1, 1.25 G], one of 8 sectors of the angle of k in [0, pi))
+             (``radial_angular_spectrum_loss``)
 - Colour:    L_col = mean_p |c_p - I(x_p)|^2, I bilinearly sampled at the (detached) predicted positions
 - Density:   L_dens = mean_cells (lambda_c - n_c)^2, n_c = reference stipples in cell c
-- Total:     L = G^2 L_CD + 0.1 L_spec + L_col + L_dens
+- Radius:    L_rad = mean_p | log r_p - log r_q(p) |, q(p) the nearest reference stipple (tone-matched radius)
+- Tone:      L_tone = mean_pixels (blur_sigma(render(P, r)) - gray)^2, sigma = dot spacing  (``tone_loss``)
+- Total:     L = G^2 L_CD + 0.1 L_spec + L_col + L_dens + L_rad + 10 L_tone
 
 Paper / release symbol -> code name
 -----------------------------------
-- style code z (1024-d)                -> ``StippleNet.to_style`` output; w = ``StippleNet.style_mlp(z)``
+- image code z, style w = MLP(z)       -> ``StippleNet.style_mlp`` (of the mean encoder feature)
 - AdaIN(x, w) = IN(x) (1 + gamma(w)) + beta(w) -> ``stipple.model.AdaIN``
-- learned constant 4 x 4               -> ``StippleNet.const``; grid decoder -> ``StippleNet.blocks``
+- grid decoder                         -> ``StippleNet.blocks`` (residual AdaIN blocks at the cell grid)
 - density / location / colour heads    -> ``density_head`` (lambda), ``location_head`` (K offsets),
-  ``color_head`` (K colours)
+  ``color_head`` (K colours); ours: ``radius_head`` (K radii)
 - rho = 1 - I (stipple density)        -> ``stipple.stipplers.density_from_image``
-- Voronoi cell V_i, mass m_i, centroid -> ``stipple.voronoi.cell_stats`` (``mass``, ``centroid``)
+- Voronoi cell V_i, mass m_i, centroid -> ``stipple.voronoi.cell_stats_refined`` (``mass``, ``centroid``)
 - LBG disc area A, hysteresis h        -> ``disc_area``, ``hyst`` in ``lbg_stippling``
 
 Departures from the release and the papers, and why
@@ -38,38 +42,45 @@ Departures from the release and the papers, and why
    emit stipples (error diffusion of lambda to integer counts, exact total). The release picks cells by
    ``topk`` of a density that never receives a gradient, so it stays at its random initialisation.
 2. Several stipples per cell: each cell has K = 6 slots and emits n_c of them, so dark regions get more
-   stipples than light ones on the sqrt(N) x sqrt(N) grid the release uses (its 32 x 32 grid for 1024 points
-   emits exactly one point per cell, which cannot follow tone). During training the slots a cell uses are
-   the reference count (teacher forcing).
+   stipples than light ones. During training the slots a cell uses are the reference count (teacher forcing).
 3. Targets are the stippler's exact float point lists (``points/``); a PNG-only dataset takes dot centres
    from connected components of the target. The release samples dark PIXELS as points, over-weighting
    large dots.
-4. The spectrum loss uses the exact periodogram, excludes k = 0 and compares log RAPS. The release splats
-   Gaussians on a grid (B x N x W^2 memory, high frequencies damped) and sum-normalises a spectrum whose DC
-   bin dominates.
-5. ``skip`` (default on): the decoder also sees the input's density map pooled to each level. With only a
-   global 1024-d code, the decoder has to rebuild the image layout from a vector; on a CPU budget of minutes
-   that does not converge. ``--no_skip`` trains the release's code-only decoder.
-6. Encoder: ResNet-50 / ResNet-18 are frozen and kept in eval mode (the release's ``model.train()`` lets the
-   frozen BatchNorm statistics drift). No weights can be downloaded here: without the torch.hub file the
-   training says which file is missing and trains the encoder from random initialisation (the offline path,
-   recorded in the checkpoint provenance). The shipped checkpoint uses ``--encoder scratch``, a small
-   trainable CNN, because a ResNet trained from scratch does not fit the CPU budget.
+4. The spectrum loss uses the exact periodogram, excludes k = 0, compares logs, and bins by annulus AND
+   angle (8 sectors), up to |k| = 1.25 G so that the lattice frequency |k| = G of the cell grid is inside
+   (the earlier version stopped at |k| = 24 < G = 32 and averaged over whole annuli, so it could not see
+   the rows and columns the README reported). Per step a random 40 % of the frequencies with |k| >= 16 is
+   evaluated (cost B N F). The release splats Gaussians on a grid and sum-normalises a DC-dominated spectrum.
+5. The decoder is fully convolutional at the cell grid: the release's learned 4 x 4 constant upsampled to a
+   fixed G x G cannot draw another grid, so the earlier version cut larger counts into tiles and took only
+   square counts. Here two stride-2 convolutions bring the image (RGB + rho) to one feature per cell
+   (4 px per cell), the style code is the mean of these features through a 3-layer MLP, and 5 residual
+   blocks (dilations 1, 2, 4, 1, 2) modulated by AdaIN(w), each also seeing the cell's mean density, make
+   the heads' input. Any count 256..16384 and any aspect ratio use one network: the grid has
+   round(sqrt(N / n_cell * H / W)) x round(sqrt(N / n_cell * W / H)) cells (n_cell = 1 stipple per cell in
+   training), and error diffusion of the density gives exactly N.
+6. Encoder: the ResNet-50 / ResNet-18 options of the earlier version are gone (the cell-grid decoder needs
+   per-cell features, and no ImageNet weights are in this machine's cache); the encoder is the small
+   trainable stem above. A GPU run of the paper-size network was not possible in this session (no device).
 7. Colour loss: MSE (as the release's code, its README says L1) at detached positions, so colour does not
-   pull stipples around; ImageNet normalisation is applied inside the ResNet encoder, so inference cannot
-   forget it (the release's inference does).
-8. Radii are not predicted: every stipple's disc area is tone-matched to the density mass around it (the
-   classical stipplers use the same rule, pi r^2 = cell mass), so the ink of the drawing reproduces the tone.
-9. Priors (both on by default in train.py, ``--no_density_prior`` / ``--no_slot_prior`` turn them off): the
-   density head predicts a log-correction of the proportional allocation lambda0_c = rho_c / mean(rho)
-   (rho_c the cell's mean density), and the slot offsets are a correction, in logit space, of a fixed
-   progressive low-discrepancy pattern per cell (R2 sequence with a random shift per cell). Both heads'
-   last layers start at zero, so the untrained network already stipples by darkness without a lattice; the
-   first CPU-trained version without them (280 steps) drew a visible 32 x 32 lattice (all cells shared one
-   offset pattern) and a weak density. What the network learns is the correction; the README reports the
-   untrained-with-priors network beside the trained one so the learned part can be judged.
-10. More stipples than the trained count: the image is cut into t x t tiles (t = ceil(sqrt(N / N_train))),
-   each tile's density is weighted by its darkness, and N stipples are allocated over all tiles' cells.
+   pull stipples around.
+8. Radii are predicted (the release's per-point r): r = r0 exp(radius_head), r0 = sqrt(mean(rho) /
+   (pi n)) cells (the radius that gives the image's mean tone with n stipples per cell), trained by L_rad
+   against the reference's tone-matched radii and by L_tone. ``predict_stipples(radius="tone")`` (test.py
+   ``--radius tone``) is the fallback: pi r^2 = box3(m) / box3(n) per cell, as the classical stipplers.
+9. Priors: the density head predicts a log-correction of the proportional allocation
+   lambda0_c = n_cell rho_c / mean(rho), and the slot offsets a correction, in atanh space, of a fixed
+   progressive R2 low-discrepancy pattern per cell with a random shift per cell. Both heads start at zero,
+   so the untrained network already stipples by darkness without a lattice.
+10. Points free of the grid: a slot lies within +-1.5 cells of its cell's centre (``reach``), so
+   neighbouring cells' stipples interleave; the earlier sigmoid offsets kept every stipple inside its cell.
+11. Tone loss (ours): the bench's tone measure as a loss, through the differentiable ``dots`` renderer.
+12. Optional relaxation: ``predict_stipples(relax=k)`` (test.py ``--relax k``) runs k weighted Lloyd steps
+   on the predicted points (``stipple.stipplers.lloyd_relax``: 16 px per point, 2 x 2 border sub-pixels);
+   the bench times it separately.
+13. Training data: crops of the bundled photos and of Debian opencv-doc's photos (fruits, home, messi5 and
+   the scikit-image benchmark photos held out; near-duplicate calibration boards dropped), plus synthetic
+   tone images, with the 8 symmetries of the square applied to image and points together.
 
 Classical stipplers: what cost the 2.7 dB against the published WVS, and what changed (issue 13)
 ------------------------------------------------------------------------------------------------

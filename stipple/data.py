@@ -88,17 +88,25 @@ class StippleDataset(Dataset):
         image_size: sources are resized to (S, S) for the network (S = image_size).
         max_points: the point lists are padded/truncated to this length (M).
         subset: use only the first ``subset`` pairs (sorted by name); None = all.
+        augment: apply one of the 8 symmetries of the square (flips, transpose) to image and points
+            together, drawn per item from a generator seeded with ``seed`` (WVS targets are equivariant).
 
     Items:
-        dict with ``image`` (3, S, S) float in [0, 1], ``points`` (M, 2) normalised, ``mask`` (M,) bool,
-        ``name`` str.
+        dict with ``image`` (3, S, S) float in [0, 1], ``points`` (M, 2) normalised, ``radii`` (M,) fractions
+        of the side, ``mask`` (M,) bool, ``name`` str.
 
     Raises:
         UserError: missing folders, or no file name common to source/ and target/.
     """
 
     def __init__(
-        self, root: str | Path, image_size: int = 128, max_points: int = 1024, subset: int | None = None
+        self,
+        root: str | Path,
+        image_size: int = 128,
+        max_points: int = 1024,
+        subset: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
     ):
         root = Path(root)
         src, tgt = root / "source", root / "target"
@@ -117,16 +125,19 @@ class StippleDataset(Dataset):
         self.root, self.names = root, common
         self.sources, self.targets = s_names, t_names
         self.image_size, self.max_points = image_size, max_points
+        self.augment, self._gen = augment, torch.Generator().manual_seed(seed)
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.names)
 
     def _points(self, name: str) -> torch.Tensor:
+        """(M, 3): x, y, radius of the reference stipples."""
         js = self.root / "points" / f"{name}.json"
         if js.is_file():
-            return load_strokes(js).params[:, :2].float()
-        return points_from_target(load_image(self.targets[name]))[0]
+            return load_strokes(js).params[:, :3].float()
+        pos, radii = points_from_target(load_image(self.targets[name]))
+        return torch.cat([pos, radii[:, None]], 1)
 
     def __getitem__(self, index: int) -> dict:
         name = self.names[index]
@@ -135,12 +146,27 @@ class StippleDataset(Dataset):
             image = F.interpolate(image, size=(self.image_size,) * 2, mode="area")[0]
             self._cache[name] = (image, self._points(name))
         image, pts = self._cache[name]
+        if self.augment:
+            image, pts = _symmetry(image, pts, int(torch.randint(8, (1,), generator=self._gen)))
         m = self.max_points
-        out = torch.zeros(m, 2)
+        out = torch.zeros(m, 3)
         mask = torch.zeros(m, dtype=torch.bool)
         k = min(m, pts.shape[0])
         out[:k], mask[:k] = pts[:k], True
-        return {"image": image, "points": out, "mask": mask, "name": name}
+        return {"image": image, "points": out[:, :2], "radii": out[:, 2], "mask": mask, "name": name}
+
+
+def _symmetry(image: torch.Tensor, pts: torch.Tensor, code: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetry ``code`` in 0..7 of the square: bit 0 flips x, bit 1 flips y, bit 2 transposes.
+    image (3, S, S), pts (M, 3) = (x, y, radius)."""
+    pts = pts.clone()
+    if code & 1:
+        image, pts[:, 0] = image.flip(-1), 1 - pts[:, 0]
+    if code & 2:
+        image, pts[:, 1] = image.flip(-2), 1 - pts[:, 1]
+    if code & 4:
+        image, pts = image.transpose(-1, -2), pts[:, [1, 0, 2]]
+    return image.contiguous(), pts
 
 
 def random_crops(

@@ -1,22 +1,20 @@
-"""The stippling network: image encoder -> 1024-d style code -> style MLP -> AdaIN grid decoder -> heads.
+"""The stippling network: image encoder -> style code -> AdaIN-modulated convolutional decoder on a cell grid
+-> heads (density, slot positions free of the grid, radii, colours).
 
-Shape letters: B batch, G grid cells per side (G = sqrt(points)), K point slots per cell, S input side.
+Shape letters: B batch, Gh x Gw the point grid (cells), K point slots per cell, S = cell_px * G input side.
 
-- Encoder: torchvision ResNet-50 / ResNet-18 (frozen, kept in eval mode, weights from the local torch.hub
-  cache through ``common.pretrained``) or ``scratch``, a small trainable CNN (the offline path).
-- Style code z = Linear(features) (1024-d); style MLP w = 3 x [Linear(1024, 1024), ReLU](z).
-- Decoder: a learned constant (C0, 4, 4); per level [nearest x2 -> Conv3x3 -> AdaIN(w) -> ELU] up to G x G
-  (Lim, Ibing & Kobbelt 2019's AdaIN grid decoder in 2-D, as in the release's revision 3741ffe). With
-  ``skip`` (default) the input's density map, area-pooled to the level's size, is concatenated to every
-  conv input (a departure, see ``stipple/__init__.py``).
-- Heads (1x1 convs): density lambda >= 0 (expected stipples per cell, softplus), K location offsets in the
-  cell (sigmoid) and K colours (sigmoid). A cell emits its first n_c slots, n_c from lambda by error
-  diffusion: :func:`diffuse_counts`.
+- Encoder: two stride-2 convolutions take the image (RGB and its density rho = 1 - luma, 4 channels) from
+  ``cell_px`` = 4 input pixels per cell to one feature vector per cell; the style code z is the global mean
+  of these features through a 3-layer MLP (the paper's image code driving the decoder through AdaIN).
+- Decoder: ``blocks`` residual blocks [Conv3x3 (dilation 1, 2, 4, ...) -> AdaIN(w) -> ELU] at the cell grid
+  (Lim, Ibing & Kobbelt 2019's AdaIN grid decoder, made fully convolutional so that one network draws any
+  grid, square or not: see ``stipple/__init__.py``, departure 11).
+- Heads (1x1 convs): density lambda >= 0 (expected stipples per cell), K slot offsets that may leave the
+  cell (up to ``reach`` cells from its centre), K radii and K colours.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import asdict, dataclass
 
@@ -26,117 +24,77 @@ from torch import nn
 
 from common.errors import UserError
 
-log = logging.getLogger(__name__)
-
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
-_TV_WEIGHTS = {"resnet50": "IMAGENET1K_V2", "resnet18": "IMAGENET1K_V1"}
-
-
-def grid_for_points(points: int) -> int:
-    """G with G * G == points; raises UserError when ``points`` is not a square grid size."""
-    g = math.isqrt(max(points, 0))
-    if points < 1 or g * g != points:
-        raise UserError(f"--points must be a square grid size (G x G, e.g. 1024 = 32 x 32), got {points}")
-    return g
+MIN_POINTS, MAX_POINTS = 256, 16384
 
 
 @dataclass
 class StippleNetConfig:
     """Network configuration (stored in every checkpoint; the model is rebuilt from it).
 
-    points: N stipples of the training targets; the point grid is G x G with G = sqrt(N), G = 4 * 2^k.
+    points: N stipples of a training target (its image has ``image_size`` px; the grid is
+        image_size / cell_px cells per side, N / cells = ``points_per_cell`` on average).
     slots: K point slots per cell (a cell emits 0..K stipples).
-    image_size: S, input side in pixels.
-    encoder: "resnet50" | "resnet18" (frozen, pretrained) | "scratch" (trainable small CNN).
-    encoder_trainable: train the encoder too (the offline path for a ResNet without weights).
-    style_dim: size of the style code z and of w.
-    base_channels: C0 of the 4 x 4 constant.
-    skip: concatenate the pooled input density to every decoder level.
-    slot_prior: slot offsets are a learned correction (in logit space) of a fixed progressive low-discrepancy
-        pattern per cell (R2 sequence, random shift per cell); the location head starts at zero, so an
-        untrained network already draws a jittered, lattice-free pattern.
+    image_size: training input side, pixels.
+    cell_px: input pixels per grid cell (the encoder's stride, 4).
+    width: decoder channels; blocks: residual decoder blocks; style_dim: size of the style code.
+    reach: slot offsets lie within +-reach cells of the cell centre (> 0.5: stipples may leave the cell).
+    slot_prior: slot offsets are a learned correction of a fixed progressive low-discrepancy pattern per
+        cell (R2 sequence, random shift per cell); the location head starts at zero.
     density_prior: the density head predicts a log-correction of the proportional allocation
-        lambda0_c = mean_rho_c / mean_cells(mean_rho) (one stipple per cell on average, more where darker);
-        its last layer starts at zero, so training starts from lambda = lambda0.
+        lambda0_c = points_per_cell * rho_c / mean(rho); its last layer starts at zero.
     """
 
     points: int = 1024
     slots: int = 6
     image_size: int = 128
-    encoder: str = "scratch"
-    encoder_trainable: bool = True
-    style_dim: int = 1024
-    base_channels: int = 256
-    skip: bool = True
-    slot_prior: bool = False
-    density_prior: bool = False
+    cell_px: int = 4
+    width: int = 64
+    blocks: int = 5
+    style_dim: int = 128
+    reach: float = 1.5
+    slot_prior: bool = True
+    density_prior: bool = True
 
     @property
     def grid(self) -> int:
-        return grid_for_points(self.points)
+        """Cells per side of a training image."""
+        return self.image_size // self.cell_px
+
+    @property
+    def points_per_cell(self) -> float:
+        return self.points / self.grid**2
 
     def validate(self) -> StippleNetConfig:
-        g = self.grid
-        if g < 4 or (g & (g - 1)) != 0:
-            raise UserError(f"--points must be G x G with G = 4, 8, 16, 32, 64 ... (got {self.points})")
-        if self.encoder not in ("resnet50", "resnet18", "scratch"):
-            raise UserError(f"--encoder must be resnet50, resnet18 or scratch, got {self.encoder!r}")
+        if self.cell_px != 4:
+            raise UserError(f"cell_px must be 4 (two stride-2 convolutions), got {self.cell_px}")
+        if self.image_size % self.cell_px or self.grid < 4:
+            raise UserError(f"--image_size must be a multiple of 4 and >= 16, got {self.image_size}")
+        if self.points < 1 or self.points > self.grid**2 * self.slots:
+            raise UserError(
+                f"--points must be in 1..{self.grid**2 * self.slots} for a {self.grid} x {self.grid} grid "
+                f"with {self.slots} slots, got {self.points}"
+            )
+        if self.reach <= 0:
+            raise UserError(f"reach must be > 0, got {self.reach}")
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-class ScratchEncoder(nn.Module):
-    """Small CNN trained with the network: 4 x [Conv3x3 stride 2, GroupNorm, ReLU], global average pool.
+def grid_for_count(n_points: int, height: int, width: int, points_per_cell: float) -> tuple[int, int]:
+    """Point grid (Gh, Gw) for ``n_points`` stipples on an H x W image: square cells, about
+    ``points_per_cell`` stipples per cell, the image's aspect ratio.
 
-    forward: (B, 3, S, S) in [0, 1] -> (B, 256).
+    Raises:
+        UserError: ``n_points`` outside 256..16384.
     """
-
-    out_dim = 256
-
-    def __init__(self) -> None:
-        super().__init__()
-        chans = [3, 32, 64, 128, 256]
-        layers = []
-        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
-            layers += [nn.Conv2d(cin, cout, 3, 2, 1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True)]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x - 0.5).mean((2, 3))
-
-
-class ResNetEncoder(nn.Module):
-    """torchvision ResNet without its fc layer: (B, 3, S, S) in [0, 1] -> (B, 2048 or 512).
-
-    Frozen unless ``trainable``; a frozen encoder stays in eval mode (its BatchNorm statistics never drift,
-    the release's ``model.train()`` bug).
-    """
-
-    def __init__(self, name: str, random_weights: bool, trainable: bool) -> None:
-        super().__init__()
-        from common.pretrained import load_torchvision_backbone
-
-        net = load_torchvision_backbone(name, _TV_WEIGHTS[name], random_weights=random_weights)
-        self.out_dim = net.fc.in_features
-        net.fc = nn.Identity()
-        self.net, self.trainable = net, trainable
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        if not trainable:
-            self.net.requires_grad_(False)
-            self.net.eval()
-
-    def train(self, mode: bool = True) -> ResNetEncoder:
-        super().train(mode)
-        if not self.trainable:
-            self.net.eval()
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std)
+    if not MIN_POINTS <= n_points <= MAX_POINTS:
+        raise UserError(f"--points must be in {MIN_POINTS}..{MAX_POINTS} for the network, got {n_points}")
+    cells = n_points / points_per_cell
+    gh = max(4, round(math.sqrt(cells * height / width)))
+    gw = max(4, round(math.sqrt(cells * width / height)))
+    return gh, gw
 
 
 class AdaIN(nn.Module):
@@ -153,119 +111,126 @@ class AdaIN(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """[nearest x2 (optional) -> Conv3x3 (+ skip channel) -> AdaIN(w) -> ELU]."""
+    """Residual block x + ELU(AdaIN(Conv3x3_dilated([x, rho_cell]), w)); x (B, C, Gh, Gw)."""
 
-    def __init__(self, cin: int, cout: int, style_dim: int, upsample: bool, skip: bool) -> None:
+    def __init__(self, channels: int, style_dim: int, dilation: int) -> None:
         super().__init__()
-        self.upsample, self.skip = upsample, skip
-        self.conv = nn.Conv2d(cin + int(skip), cout, 3, 1, 1, bias=False)
-        self.adain = AdaIN(cout, style_dim)
+        self.conv = nn.Conv2d(channels + 1, channels, 3, 1, dilation, dilation=dilation, bias=False)
+        self.adain = AdaIN(channels, style_dim)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, density: torch.Tensor | None) -> torch.Tensor:
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-        if self.skip:
-            x = torch.cat([x, F.adaptive_avg_pool2d(density, x.shape[-2:])], 1)
-        return F.elu(self.adain(self.conv(x), w))
+    def forward(self, x: torch.Tensor, w: torch.Tensor, rho_cell: torch.Tensor) -> torch.Tensor:
+        return x + F.elu(self.adain(self.conv(torch.cat([x, rho_cell], 1)), w))
 
 
-def _slot_prior(grid: int, slots: int, seed: int = 0) -> torch.Tensor:
-    """Logits (K, 2, G, G) of a progressive R2 low-discrepancy pattern per cell (Roberts 2018: offsets
-    frac(s + k (1/phi, 1/phi^2)), phi = 1.32472 the plastic number) with a random shift s per cell, kept
-    0.08 away from the cell border. Deterministic in (grid, slots, seed)."""
+def slot_prior(gh: int, gw: int, slots: int, seed: int = 0) -> torch.Tensor:
+    """(K, 2, Gh, Gw) offsets in [-0.42, 0.42] cells from the cell centre: a progressive R2 low-discrepancy
+    pattern per cell (Roberts 2018: frac(s + k (1/phi, 1/phi^2)), phi = 1.32472 the plastic number) with a
+    random shift s per cell. Deterministic in (gh, gw, slots, seed)."""
     gen = torch.Generator().manual_seed(seed)
     phi = 1.324717957244746
     alpha = torch.tensor([1 / phi, 1 / phi**2])
-    shift = torch.rand(grid, grid, 2, generator=gen)
+    shift = torch.rand(gh, gw, 2, generator=gen)
     k = torch.arange(slots, dtype=torch.float32).view(slots, 1, 1, 1)
-    u = torch.remainder(shift[None] + k * alpha, 1.0)  # (K, G, G, 2)
-    u = 0.08 + 0.84 * u
-    return torch.logit(u).permute(0, 3, 1, 2).contiguous()
+    u = torch.remainder(shift[None] + k * alpha, 1.0)  # (K, Gh, Gw, 2)
+    return (0.84 * (u - 0.5)).permute(0, 3, 1, 2).contiguous()
 
 
-def _head(cin: int, hidden: list[int], cout: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for h in hidden:
-        layers += [nn.Conv2d(cin, h, 1), nn.ELU()]
-        cin = h
-    layers.append(nn.Conv2d(cin, cout, 1))
-    return nn.Sequential(*layers)
+def _head(cin: int, hidden: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, hidden, 1), nn.ELU(), nn.Conv2d(hidden, cout, 1))
 
 
 class StippleNet(nn.Module):
-    """Image -> per-cell stipple density, K point slots per cell with positions and colours.
+    """Image -> per-cell stipple density and K point slots per cell (positions, radii, colours).
 
-    forward(image (B, 3, S, S) float in [0, 1]) -> dict:
-        ``density`` (B, G, G) expected stipples per cell (>= 0),
-        ``positions`` (B, G*G, K, 2) normalised (x, y) of every slot (cells in row-major order),
-        ``colors`` (B, G*G, K, 3) in [0, 1].
+    forward(image (B, 3, 4 Gh, 4 Gw) float in [0, 1], n_points=None) -> dict:
+        ``density`` (B, Gh, Gw) expected stipples per cell (>= 0; with the density prior it sums to about
+            n_points, default points_per_cell * Gh * Gw),
+        ``positions`` (B, Gh*Gw, K, 2) normalised (x, y) of every slot (cells in row-major order; a slot
+            may lie up to ``reach`` cells away from its cell's centre, clamped to the canvas),
+        ``radii`` (B, Gh*Gw, K) stipple radii as fractions of min(H, W) of the input,
+        ``colors`` (B, Gh*Gw, K, 3) in [0, 1].
+
+    Radii: r = r0 exp(head), r0 = sqrt(mean(rho) / (pi n)) cells the radius that gives the image's mean
+    tone with n = n_points / (Gh Gw) stipples per cell; the head starts at zero.
     """
 
     def __init__(self, config: StippleNetConfig, random_weights: bool = False) -> None:
         super().__init__()
-        self.config = config.validate()
-        c = config
-        if c.encoder == "scratch":
-            self.encoder: nn.Module = ScratchEncoder()
-        else:
-            self.encoder = ResNetEncoder(c.encoder, random_weights, c.encoder_trainable)
-        self.to_style = nn.Linear(self.encoder.out_dim, c.style_dim)
+        self.config = c = config.validate()
+        w, k = c.width, c.slots
+        self.encoder = nn.Sequential(
+            nn.Conv2d(4, w // 2, 3, 2, 1),
+            nn.GroupNorm(8, w // 2),
+            nn.ELU(),
+            nn.Conv2d(w // 2, w, 3, 2, 1),
+            nn.GroupNorm(8, w),
+            nn.ELU(),
+        )
         self.style_mlp = nn.Sequential(
-            *[m for _ in range(3) for m in (nn.Linear(c.style_dim, c.style_dim), nn.ReLU())]
+            nn.Linear(w, c.style_dim),
+            nn.ReLU(),
+            *[m for _ in range(2) for m in (nn.Linear(c.style_dim, c.style_dim), nn.ReLU())],
         )
-        self.const = nn.Parameter(torch.randn(1, c.base_channels, 4, 4))
-        levels = int(math.log2(c.grid // 4))
-        chans = [c.base_channels] + [max(64, c.base_channels >> (i + 1)) for i in range(levels)]
-        self.blocks = nn.ModuleList(
-            [DecoderBlock(c.base_channels, c.base_channels, c.style_dim, False, c.skip)]
-        )
-        for i in range(levels):
-            self.blocks.append(DecoderBlock(chans[i], chans[i + 1], c.style_dim, True, c.skip))
-        cf, k = chans[-1], c.slots
-        self.density_head = _head(cf, [16, 8], 1)
-        self.location_head = _head(cf, [64, 32], 2 * k)
-        self.color_head = _head(cf, [32], 3 * k)
-        nn.init.constant_(self.density_head[-1].bias, 0.5)
+        self.blocks = nn.ModuleList([DecoderBlock(w, c.style_dim, 2 ** (i % 3)) for i in range(c.blocks)])
+        self.density_head = _head(w, 16, 1)
+        self.location_head = _head(w, 64, 2 * k)
+        self.radius_head = _head(w, 32, k)
+        self.color_head = _head(w, 32, 3 * k)
+        for head in (self.location_head, self.radius_head):
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
         if c.density_prior:
             nn.init.zeros_(self.density_head[-1].weight)
             nn.init.zeros_(self.density_head[-1].bias)
-        if c.slot_prior:
-            nn.init.zeros_(self.location_head[-1].weight)
-            nn.init.zeros_(self.location_head[-1].bias)
-        self.register_buffer("prior_logits", _slot_prior(c.grid, k), persistent=False)  # (K, 2, G, G)
+        self._prior_cache: dict[tuple[int, int], torch.Tensor] = {}
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        b = image.shape[0]
-        g, k = self.config.grid, self.config.slots
-        z = self.to_style(self.encoder(image))  # (B, style_dim)
-        w = self.style_mlp(z)
+    def _slot_prior(self, gh: int, gw: int, device) -> torch.Tensor:
+        key = (gh, gw)
+        if key not in self._prior_cache:
+            self._prior_cache[key] = slot_prior(gh, gw, self.config.slots)
+        return self._prior_cache[key].to(device)
+
+    def forward(self, image: torch.Tensor, n_points: float | None = None) -> dict[str, torch.Tensor]:
+        c = self.config
+        if image.dim() != 4 or image.shape[1] != 3 or image.shape[2] % 4 or image.shape[3] % 4:
+            raise ValueError(f"image must be (B, 3, 4 Gh, 4 Gw) float in [0, 1], got {tuple(image.shape)}")
+        b, _, sh, sw = image.shape
+        gh, gw, k = sh // 4, sw // 4, c.slots
         luma = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
         rho = 1.0 - luma  # (B, 1, S, S)
-        x = self.const.expand(b, -1, -1, -1)
+        x = self.encoder(torch.cat([image - 0.5, rho - 0.5], 1))  # (B, W, Gh, Gw)
+        w = self.style_mlp(x.mean((2, 3)))  # (B, style_dim)
+        rho_cell = F.avg_pool2d(rho, 4)  # (B, 1, Gh, Gw)
         for block in self.blocks:
-            x = block(x, w, rho if self.config.skip else None)
-        if self.config.density_prior:
-            cell_rho = F.adaptive_avg_pool2d(rho, g)[:, 0] + 1e-3  # (B, G, G)
-            prior = cell_rho / cell_rho.mean((1, 2), keepdim=True)
-            density = prior * torch.exp(self.density_head(x)[:, 0].clamp(max=5))
+            x = block(x, w, rho_cell - 0.5)
+        per_cell = (n_points / (gh * gw)) if n_points is not None else c.points_per_cell
+        if c.density_prior:
+            r = rho_cell[:, 0] + 1e-3
+            prior = per_cell * r / r.mean((1, 2), keepdim=True)
+            density = prior * torch.exp(self.density_head(x)[:, 0].clamp(max=4))
         else:
-            density = F.softplus(self.density_head(x))[:, 0]  # (B, G, G)
-        logits = self.location_head(x).view(b, k, 2, g, g)
-        if self.config.slot_prior:
-            logits = logits + self.prior_logits
-        offsets = torch.sigmoid(logits).permute(0, 3, 4, 1, 2)  # (B, G, G, K, 2)
-        rows = torch.arange(g, device=x.device, dtype=x.dtype).view(1, g, 1, 1)
-        cols = torch.arange(g, device=x.device, dtype=x.dtype).view(1, 1, g, 1)
-        px = (cols + offsets[..., 0]) / g
-        py = (rows + offsets[..., 1]) / g
-        positions = torch.stack([px, py], -1).reshape(b, g * g, k, 2)
+            density = F.softplus(self.density_head(x))[:, 0]  # (B, Gh, Gw)
+        raw = self.location_head(x).view(b, k, 2, gh, gw)
+        if c.slot_prior:
+            prior_off = self._slot_prior(gh, gw, x.device)[None]  # (1, K, 2, Gh, Gw) in cells
+            raw = raw + torch.atanh(prior_off / c.reach)
+        off = (c.reach * torch.tanh(raw)).permute(0, 3, 4, 1, 2)  # (B, Gh, Gw, K, 2) cells from centre
+        rows = torch.arange(gh, device=x.device, dtype=x.dtype).view(1, gh, 1, 1) + 0.5
+        cols = torch.arange(gw, device=x.device, dtype=x.dtype).view(1, 1, gw, 1) + 0.5
+        px = ((cols + off[..., 0]) / gw).clamp(0, 1)
+        py = ((rows + off[..., 1]) / gh).clamp(0, 1)
+        positions = torch.stack([px, py], -1).reshape(b, gh * gw, k, 2)
+        mean_rho = rho.mean((1, 2, 3)).clamp(min=1e-4).view(b, 1, 1, 1)
+        r0 = (mean_rho / (math.pi * per_cell)).sqrt()  # cells
+        r_cells = r0 * torch.exp(self.radius_head(x).clamp(-4, 3))  # (B, K, Gh, Gw)
+        radii = (r_cells / min(gh, gw)).permute(0, 2, 3, 1).reshape(b, gh * gw, k)
         colors = (
             torch.sigmoid(self.color_head(x))
-            .view(b, k, 3, g, g)
+            .view(b, k, 3, gh, gw)
             .permute(0, 3, 4, 1, 2)
-            .reshape(b, g * g, k, 3)
+            .reshape(b, gh * gw, k, 3)
         )
-        return {"density": density, "positions": positions, "colors": colors}
+        return {"density": density, "positions": positions, "radii": radii, "colors": colors}
 
 
 def slot_mask(counts: torch.Tensor, slots: int) -> torch.Tensor:

@@ -32,6 +32,8 @@ class StippleConfig:
         gamma: density = (1 - gray) ** gamma (wvs, lbg). size_mm: SVG width, millimetres.
         render_side: longer side of the PNG, pixels. max_side: inputs are downscaled to this first.
         color: coloured stipples (default black). seed: random seed.
+        radius: ``"net"`` the network's radii or ``"tone"`` tone-matched ones (``"net"`` only).
+        relax: Lloyd steps on the network's points (``"net"`` only).
     """
 
     method: str = "wvs"
@@ -43,9 +45,21 @@ class StippleConfig:
     max_side: int = 1024
     color: bool = False
     seed: int = 0
+    radius: str = "net"
+    relax: int = 0
 
 
-def stipple_one(method: str, image: torch.Tensor, points: int, n_iter: int, gamma: float, model, gen):
+def stipple_one(
+    method: str,
+    image: torch.Tensor,
+    points: int,
+    n_iter: int,
+    gamma: float,
+    model,
+    gen,
+    radius: str = "net",
+    relax: int = 0,
+):
     """Run one method on ``image`` (1, 3, H, W) in [0, 1]; ``model`` is the network for ``"net"`` (else
     unused), ``gen`` a CPU ``torch.Generator``. Returns ``(Stipples, seconds)``."""
     start = time.perf_counter()
@@ -56,7 +70,7 @@ def stipple_one(method: str, image: torch.Tensor, points: int, n_iter: int, gamm
     else:
         from stipple.inference import predict_stipples
 
-        st = predict_stipples(model, image, points)
+        st = predict_stipples(model, image, points, radius=radius, relax=relax)
     return st, time.perf_counter() - start
 
 
@@ -74,7 +88,9 @@ def stipple_file(
     """
     image = load_image(path, max_side=cfg.max_side)
     gen = torch.Generator().manual_seed(cfg.seed)
-    st, seconds = stipple_one(cfg.method, image.to(device), cfg.points, cfg.n_iter, cfg.gamma, model, gen)
+    st, seconds = stipple_one(
+        cfg.method, image.to(device), cfg.points, cfg.n_iter, cfg.gamma, model, gen, cfg.radius, cfg.relax
+    )
     _, _, h, w = image.shape
     scale = cfg.render_side / max(h, w)
     rh, rw = max(1, round(h * scale)), max(1, round(w * scale))

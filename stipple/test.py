@@ -7,8 +7,8 @@
 Per image NAME, into --output_dir/NAME/ (default results/stipple): stipple.png (anti-aliased dots, longer
 side --render_side px), stipple.svg (one <circle> per stipple, --size_mm wide, for pen plotters),
 points.csv (one row per stipple), strokes.json (format ``dots``) and metrics.json (count, seconds, tone
-PSNR/SSIM of the blurred render against the grayscale input). --points must be a square grid size for the
-network. A folder run stipples every readable image, reports each bad one in one line, ends with "painted N,
+PSNR/SSIM of the blurred render against the grayscale input). The network takes 256..16384 points (any
+count); --radius tone uses tone-matched radii, --relax N adds N Lloyd steps. A folder run stipples every readable image, reports each bad one in one line, ends with "painted N,
 failed M" and exits 1 if any failed.
 """
 
@@ -33,6 +33,13 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--render_side", type=positive_int, default=1024, help="longer side of the PNG, pixels")
     p.add_argument("--max_side", type=positive_int, default=1024, help="inputs are downscaled to this first")
     p.add_argument("--color", action="store_true", help="coloured stipples (default: black)")
+    p.add_argument(
+        "--radius",
+        choices=("net", "tone"),
+        default="net",
+        help="net: the network's radii; tone: tone-matched",
+    )
+    p.add_argument("--relax", type=int, default=0, help="Lloyd steps on the network's points (net)")
     add_common_args(p, "results/stipple")
     return p
 
@@ -43,15 +50,18 @@ def main(argv=None) -> int:
     from common.checkpoint import default_checkpoint
     from common.device import get_device, seed_everything
     from common.outputs import list_inputs, paint_images
-    from stipple.model import grid_for_points
+    from common.errors import UserError
+    from stipple.model import MAX_POINTS, MIN_POINTS
     from stipple.run import StippleConfig, stipple_file
 
     cfg = StippleConfig(
         args.method, args.points, args.n_iter, args.gamma, args.size_mm, args.render_side, args.max_side,
-        args.color, args.seed,
+        args.color, args.seed, args.radius, args.relax,
     )  # fmt: skip
-    if cfg.method == "net":
-        grid_for_points(cfg.points)
+    if cfg.method == "net" and not MIN_POINTS <= cfg.points <= MAX_POINTS:
+        raise UserError(f"--points must be in {MIN_POINTS}..{MAX_POINTS} for --method net, got {cfg.points}")
+    if cfg.relax < 0:
+        raise UserError(f"--relax must be >= 0, got {cfg.relax}")
     images, is_folder = list_inputs(args.input)
     device = get_device(args.device)
     seed_everything(cfg.seed)

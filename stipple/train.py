@@ -2,18 +2,17 @@
 
     python stipple/train.py --data data/stipple_train --epochs 50 --batch_size 8 --lr 5e-4 --points 1024
     torchrun --nproc_per_node=4 stipple/train.py --data data/stipple_train --device cuda
-    python stipple/train.py --data data/stipple_train --export checkpoints/stipple_net.pt   # fp16 copy
+    python stipple/train.py --data data/train --val_data data/val --max_minutes 60 \
+        --export checkpoints/stipple_net.pt
 
-Resumes from ``--checkpoint_dir``/last.pt when it exists (``--fresh`` to start over); writes the resolved
-config to ``--checkpoint_dir``/config.json. ``--encoder resnet50`` (or resnet18) needs the torchvision
-weights in the torch.hub cache; without them the run says which file is missing and continues on the offline
-path: the encoder is trained from random initialisation (logged and stored in the checkpoint's provenance).
+Resumes from ``--checkpoint_dir``/last.pt when it exists (``--fresh`` moves the old run aside); writes the
+resolved config to ``--checkpoint_dir``/config.json; with ``--val_data`` keeps ``best.pt`` (and the fp16
+``stipple_net_best.pt``) by the held-out tone PSNR (common.training.TrainLoop).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from common.cli import ArgumentParser, positive_float, positive_int, run_main
@@ -29,26 +28,29 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=50)
     p.add_argument("--batch_size", type=positive_int, default=8)
     p.add_argument("--lr", type=positive_float, default=5e-4)
-    p.add_argument(
-        "--points", type=positive_int, default=1024, help="stipples per target, G x G (G = 4 * 2^k)"
-    )
+    p.add_argument("--points", type=positive_int, default=1024, help="stipples per training target")
     p.add_argument("--subset", type=positive_int, default=None, help="use only the first N pairs")
-    p.add_argument("--encoder", choices=("resnet50", "resnet18", "scratch"), default="resnet50")
     p.add_argument("--slots", type=positive_int, default=6, help="stipples a grid cell may emit")
-    p.add_argument("--image_size", type=positive_int, default=128)
+    p.add_argument("--image_size", type=positive_int, default=128, help="training input side (4 px per cell)")
+    p.add_argument("--width", type=positive_int, default=64, help="decoder channels")
+    p.add_argument("--blocks", type=positive_int, default=5, help="residual decoder blocks")
     p.add_argument(
-        "--no_skip", action="store_true", help="decoder sees only the style code (no density skip)"
+        "--reach", type=positive_float, default=1.5, help="slots reach this many cells from the centre"
     )
     p.add_argument(
         "--no_slot_prior", action="store_true", help="slot offsets without the low-discrepancy prior"
     )
     p.add_argument("--no_density_prior", action="store_true", help="density head without the darkness prior")
     p.add_argument("--spectrum_weight", type=float, default=0.1)
-    p.add_argument("--kmax", type=positive_int, default=24, help="spectrum loss frequencies |k| <= kmax")
+    p.add_argument("--radius_weight", type=float, default=1.0)
+    p.add_argument("--angular_bins", type=positive_int, default=8, help="spectrum loss sectors (1 = radial)")
+    p.add_argument("--val_data", default=None, help="held-out dataset folder: keep-best by its tone PSNR")
+    p.add_argument("--val_every", type=positive_int, default=100, help="steps between validations")
+    p.add_argument("--save_every", type=positive_int, default=200, help="steps between last.pt saves")
     p.add_argument("--checkpoint_dir", default="runs/stipple")
-    p.add_argument("--fresh", action="store_true", help="ignore an existing last.pt")
+    p.add_argument("--fresh", action="store_true", help="move an existing run aside and start over")
     p.add_argument("--max_minutes", type=positive_float, default=None, help="stop after this wall time")
-    p.add_argument("--export", default=None, help="also write an fp16 copy without optimizer state here")
+    p.add_argument("--export", default=None, help="also write an fp16 copy of the best (else last) here")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -62,9 +64,9 @@ def main(argv=None) -> int:
         points=args.points,
         slots=args.slots,
         image_size=args.image_size,
-        encoder=args.encoder,
-        encoder_trainable=args.encoder == "scratch",
-        skip=not args.no_skip,
+        width=args.width,
+        blocks=args.blocks,
+        reach=args.reach,
         slot_prior=not args.no_slot_prior,
         density_prior=not args.no_density_prior,
     ).validate()
@@ -75,21 +77,27 @@ def main(argv=None) -> int:
         lr=args.lr,
         subset=args.subset,
         checkpoint_dir=args.checkpoint_dir,
-        max_minutes=args.max_minutes,
+        max_minutes=args.max_minutes or 0.0,
+        save_every=args.save_every,
+        val_data=args.val_data,
+        val_every=args.val_every,
+        val_points=args.points,
         seed=args.seed,
         workers=args.workers,
         model=model_cfg,
-        loss=LossWeights(spectrum=args.spectrum_weight, kmax=args.kmax),
+        loss=LossWeights(
+            spectrum=args.spectrum_weight, radius=args.radius_weight, angular_bins=args.angular_bins
+        ),
     )
     ctx = init_distributed(args.device)
-    if args.fresh and ctx.is_main and Path(args.checkpoint_dir, "last.pt").exists():
-        shutil.move(Path(args.checkpoint_dir, "last.pt"), Path(args.checkpoint_dir, "last.pt.old"))
     try:
-        means = train(cfg, ctx)
+        summary = train(cfg, ctx, fresh=args.fresh)
         if ctx.is_main:
-            print("final " + " ".join(f"{k}={v:.4f}" for k, v in means.items()))
+            print("final " + " ".join(f"{k}={v}" for k, v in summary.items()))
             if args.export:
-                print(f"exported {export_checkpoint(Path(args.checkpoint_dir) / 'last.pt', args.export)}")
+                run = Path(args.checkpoint_dir)
+                src = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
+                print(f"exported {export_checkpoint(src, args.export)} from {src}")
     finally:
         cleanup_distributed()
     return 0

@@ -1,27 +1,29 @@
-"""Training loop of the stippling network (the work behind ``stipple/train.py``; tests call it directly).
+"""Training of the stippling network (the work behind ``stipple/train.py``; tests call it directly).
 
-One process or DDP under torchrun; resumes from ``<checkpoint_dir>/last.pt``; writes the resolved config to
-``<checkpoint_dir>/config.json``; stops after ``epochs`` or ``max_minutes``.
+The step, loss and validation are the method's; resume, keep-best, rank-0 saving, agreed stopping and logging
+are :class:`common.training.TrainLoop`'s. One process or DDP under torchrun; resumes from
+``<checkpoint_dir>/last.pt``; keeps ``best.pt`` by the held-out tone PSNR (``val_tone_psnr``, dB: the
+network's stipples with its own radii, rendered, blurred with sigma = dot spacing, against the gray input,
+:func:`stipple.evaluate.tone_metrics`) and exports the shippable fp16 file ``stipple_net_best.pt``.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
-import subprocess
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
-from common.device import DistributedContext, seed_everything, unwrap_model
-from common.errors import WeightsMissingError
-from common.image_io import save_json
+from common.checkpoint import load_checkpoint, save_checkpoint
+from common.device import DistributedContext, seed_everything
+from common.training import TrainLoop
 from stipple.data import StippleDataset
+from stipple.evaluate import tone_metrics
+from stipple.inference import predict_stipples
 from stipple.losses import LossWeights, stipple_losses
 from stipple.model import StippleNet, StippleNetConfig
 
@@ -30,7 +32,12 @@ log = logging.getLogger("stipple.train")
 
 @dataclass
 class TrainConfig:
-    """Training settings (the release's flags plus ours)."""
+    """Training settings (the release's flags plus ours).
+
+    epochs: passes over the data (the release's unit); steps = epochs * batches per epoch.
+    val_data: a held-out dataset folder (its images only are used); None = no keep-best.
+    val_every: steps between validations; val_points: stipples per validation image.
+    """
 
     data: str = ""
     epochs: int = 50
@@ -38,65 +45,67 @@ class TrainConfig:
     lr: float = 5e-4
     subset: int | None = None
     checkpoint_dir: str = "runs/stipple"
-    max_minutes: float | None = None
-    save_every: int = 1  # epochs
+    max_minutes: float = 0.0
+    save_every: int = 200  # steps
+    val_data: str | None = None
+    val_every: int = 100
+    val_points: int = 1024
     seed: int = 0
     workers: int = 0
     model: StippleNetConfig = field(default_factory=StippleNetConfig)
     loss: LossWeights = field(default_factory=LossWeights)
 
 
-def build_model(cfg: StippleNetConfig) -> tuple[StippleNet, StippleNetConfig, str | None]:
-    """Build the network; a missing pretrained ResNet switches to the offline path (trainable encoder
-    from random initialisation) and returns the reason, which the caller logs and records."""
-    try:
-        return StippleNet(cfg), cfg, None
-    except WeightsMissingError as err:
-        offline = StippleNetConfig(**{**asdict(cfg), "encoder_trainable": True})
-        reason = f"{err}; offline path: training the {cfg.encoder} encoder from random initialisation"
-        return StippleNet(offline, random_weights=True), offline, reason
+def validate(model: StippleNet, images: list[torch.Tensor], n_points: int) -> float:
+    """Mean tone PSNR (dB) of the network's stipples (own radii) over held-out images (1, 3, S, S)."""
+    was = model.training
+    model.eval()
+    vals = [tone_metrics(predict_stipples(model, im, n_points), im)["tone_psnr"] for im in images]
+    model.train(was)
+    return sum(vals) / max(1, len(vals))
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+def write_export(
+    path: Path, tag: str, metrics: dict, model: StippleNet, cfg: TrainConfig, n_data: int, loop: TrainLoop
+) -> None:
+    """The shipped file: fp16 weights, config, metrics and provenance, no optimizer state."""
+    save_checkpoint(
+        path,
+        model_state=model.state_dict(),
+        config={"model": cfg.model.to_dict()},
+        step=loop.step,
+        metrics=metrics,
+        provenance={
+            "data": cfg.data,
+            "pairs": n_data,
+            "val_data": cfg.val_data,
+            "steps": loop.step,
+            "wall_seconds": round(loop.wall_seconds(), 1),
+            "hardware": f"{platform.machine()} {next(model.parameters()).device.type}, "
+            f"world {loop.ctx.world_size}, {torch.get_num_threads()} thread(s)",
+            "command": " ".join(sys.argv),
+            "tag": tag,
+        },
+        half=True,
+    )
 
 
-def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True) -> dict:
-    """Train (or resume) and return the last epoch's mean losses.
+def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True, fresh: bool = False) -> dict:
+    """Train (or resume) the network; returns the loop summary plus the last logged losses.
 
     Raises:
-        UserError: a bad dataset folder; CheckpointError: an unreadable checkpoint to resume from.
+        UserError: a bad dataset folder; CheckpointError: an unreadable or mismatching last.pt.
     """
     seed_everything(cfg.seed + ctx.rank)
-    out_dir = Path(cfg.checkpoint_dir)
-    dataset = StippleDataset(cfg.data, cfg.model.image_size, cfg.model.points, cfg.subset)
-    model, model_cfg, offline = build_model(cfg.model)
-    cfg.model = model_cfg
-    if offline and ctx.is_main:
-        log.warning(offline)
-    model.to(ctx.device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
-    start_epoch, step, wall_before = 0, 0, 0.0
-    last = out_dir / "last.pt"
-    if last.is_file():
-        ckpt = load_checkpoint(last, map_location="cpu")
-        load_model_state(model, ckpt["model"])
-        if ckpt["optimizer"] is not None:
-            opt.load_state_dict(ckpt["optimizer"])
-        start_epoch, step = ckpt["extra"]["epoch"], ckpt["step"]
-        wall_before = ckpt["extra"].get("wall_seconds", 0.0)
-        if ctx.is_main:
-            log.info("resumed from %s at epoch %d, step %d", last, start_epoch, step)
+    dataset = StippleDataset(
+        cfg.data, cfg.model.image_size, cfg.model.points, cfg.subset, augment=True, seed=cfg.seed + ctx.rank
+    )
+    val_images = []
+    if cfg.val_data:
+        val = StippleDataset(cfg.val_data, cfg.model.image_size, 1)
+        val_images = [val[i]["image"][None] for i in range(len(val))]
+    model = StippleNet(cfg.model).to(ctx.device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=True)
     ddp = model
     if ctx.distributed:
         ddp = torch.nn.parallel.DistributedDataParallel(
@@ -117,86 +126,56 @@ def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True) -> d
         drop_last=len(dataset) > cfg.batch_size,
         generator=gen,
     )
-    if ctx.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_json(asdict(cfg), out_dir / "config.json")
-    t0 = time.time()
-    means: dict = {}
-    epoch = start_epoch
-    for epoch in range(start_epoch, cfg.epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        ddp.train()
-        sums: dict[str, float] = {}
-        batches = 0
-        it = loader
-        if progress and ctx.is_main:
-            from tqdm import tqdm
-
-            it = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for batch in it:
-            image = batch["image"].to(ctx.device)
-            out = ddp(image)
-            losses = stipple_losses(
-                out, image, batch["points"].to(ctx.device), batch["mask"].to(ctx.device), cfg.loss
-            )
-            opt.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            opt.step()
-            step += 1
-            batches += 1
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-        means = {k: v / max(batches, 1) for k, v in sums.items()}
-        if ctx.is_main:
-            log.info(
-                "epoch %d step %d %s", epoch + 1, step, " ".join(f"{k}={v:.4f}" for k, v in means.items())
-            )
-        out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
-        if ctx.is_main and ((epoch + 1) % cfg.save_every == 0 or epoch + 1 == cfg.epochs or out_of_time):
-            _save(
-                last,
-                model,
-                opt,
-                cfg,
-                epoch + 1,
-                step,
-                means,
-                wall_before + time.time() - t0,
-                offline,
-                len(dataset),
-                ctx,
-            )
-        if out_of_time:
-            if ctx.is_main:
-                log.info("stopping: --max_minutes %.1f reached after epoch %d", cfg.max_minutes, epoch + 1)
-            break
-    return means
-
-
-def _save(path, model, opt, cfg, epoch, step, metrics, wall, offline, n_data, ctx, half=False) -> None:
-    provenance = {
-        "data": str(cfg.data),
-        "pairs": n_data,
-        "epochs": epoch,
-        "steps": step,
-        "wall_seconds": round(wall, 1),
-        "hardware": f"{platform.machine()} {ctx.device.type}, world {ctx.world_size}",
-        "command": " ".join(sys.argv),
-        "git": _git_commit(),
-        "offline_encoder": offline,
-    }
-    save_checkpoint(
-        path,
-        model_state=unwrap_model(model).state_dict(),
-        config=asdict(cfg),
-        step=step,
-        metrics=metrics,
-        provenance=provenance,
-        optimizer_state=opt.state_dict(),
-        extra={"epoch": epoch, "wall_seconds": wall},
-        half=half,
+    per_epoch = max(1, len(loader))
+    loop = TrainLoop(
+        Path(cfg.checkpoint_dir),
+        config=cfg,
+        state={"model": model, "opt": opt, "data_gen": gen},
+        max_steps=cfg.epochs * per_epoch,
+        max_minutes=cfg.max_minutes,
+        save_every=cfg.save_every,
+        best_metric="val_tone_psnr" if val_images else None,
+        best_mode="max",
+        export=(lambda path, tag, metrics: write_export(path, tag, metrics, model, cfg, len(dataset), loop)),
+        export_name="stipple_net",
+        fresh=fresh,
+        ctx=ctx,
+        progress=progress,
+        provenance={"data": cfg.data, "pairs": len(dataset), "val_data": cfg.val_data},
     )
+    start = loop.resume()
+    last: dict[str, float] = {}
+    batches = iter(())
+    epoch = -1
+    for step in loop.steps():
+        if step // per_epoch != epoch:
+            epoch = step // per_epoch
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            batches = iter(loader)
+            for _ in range(step % per_epoch if step == start else 0):  # resume mid-epoch
+                next(batches)
+        batch = next(batches)
+        ddp.train()
+        image = batch["image"].to(ctx.device)
+        out = ddp(image)
+        losses = stipple_losses(
+            out,
+            image,
+            batch["points"].to(ctx.device),
+            batch["mask"].to(ctx.device),
+            cfg.loss,
+            batch["radii"].to(ctx.device),
+        )
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        opt.step()
+        last = {k: float(v.detach()) for k, v in losses.items()}
+        loop.log(step, **last)
+        if val_images and loop.due(step, every=cfg.val_every):
+            loop.report(step, val_tone_psnr=validate(model, val_images, cfg.val_points), steps_done=step + 1)
+    summary = loop.close()
+    return {**summary, **last}
 
 
 def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
@@ -209,6 +188,6 @@ def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
         step=ckpt["step"],
         metrics=ckpt["metrics"],
         provenance=ckpt["provenance"],
-        extra=ckpt["extra"],
+        extra={k: v for k, v in (ckpt["extra"] or {}).items() if k == "loop"},
         half=True,
     )

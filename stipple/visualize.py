@@ -18,7 +18,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--data", required=True, help="dataset folder with source/ and target/")
     p.add_argument("--output", default="results", help="folder for sample_<i>.png")
     p.add_argument("--num_samples", type=positive_int, default=5)
-    p.add_argument("--points", type=positive_int, default=1024, help="stipples the network draws (G x G)")
+    p.add_argument(
+        "--points", type=positive_int, default=1024, help="stipples the network draws (256..16384)"
+    )
     p.add_argument("--device", default="auto")
     return p
 
@@ -33,10 +35,8 @@ def main(argv=None) -> int:
     from stipple.data import StippleDataset
     from stipple.evaluate import chamfer_to, render_stipples
     from stipple.inference import load_stipple_net, predict_stipples
-    from stipple.model import grid_for_points
     from stipple.stipplers import Stipples
 
-    grid_for_points(args.points)
     device = get_device(args.device)
     dataset = StippleDataset(args.data, max_points=1 << 20, subset=args.num_samples)
     model, _ = load_stipple_net(args.checkpoint or default_checkpoint("stipple_net.pt"), device)

@@ -1,4 +1,4 @@
-"""Stippling network: shapes, allocation, a few training steps lower the loss, resume, offline encoder."""
+"""Stippling network: shapes, any count, off-grid slots, allocation, losses, keep-best training, resume."""
 
 from __future__ import annotations
 
@@ -7,49 +7,59 @@ import torch
 
 from common.errors import UserError
 from common.image_io import save_image, save_strokes
+from common.losses.chamfer import chamfer_distance
 from stipple.data import StippleDataset, occupancy_grid
 from stipple.inference import load_stipple_net, predict_stipples
-from stipple.losses import LossWeights, stipple_losses
-from stipple.model import StippleNet, StippleNetConfig, diffuse_counts, grid_for_points
+from stipple.losses import LossWeights, matched_chamfer, radial_angular_spectrum_loss, stipple_losses
+from stipple.model import StippleNet, StippleNetConfig, diffuse_counts, grid_for_count
 from stipple.stipplers import weighted_voronoi_stippling
-from stipple.training import TrainConfig, build_model, train
+from stipple.training import TrainConfig, train
 
-SMALL = dict(points=64, slots=4, image_size=32, style_dim=64, base_channels=32)
+SMALL = dict(points=64, slots=4, image_size=32, width=16, blocks=2, style_dim=16)
 
 
-def _tiny_dataset(root, n=4):
-    """n ramps/discs stippled with 64 WVS points: source/, target/, points/."""
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+def _tiny_dataset(root, n=4, side=32, points=64):
+    """n ramps stippled with WVS: source/, target/, points/."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
     images = []
     for i in range(n):
         tone = (xx if i % 2 == 0 else yy) * (0.5 + 0.5 * i / n)
-        images.append(tone.expand(1, 3, 32, 32).clone())
+        images.append(tone.expand(1, 3, side, side).clone())
     res = weighted_voronoi_stippling(
-        torch.cat(images), 64, n_iter=8, generator=torch.Generator().manual_seed(0)
+        torch.cat(images), points, n_iter=8, generator=torch.Generator().manual_seed(0)
     )
     for i, (img, st) in enumerate(zip(images, res, strict=True)):
         save_image(img, root / "source" / f"im{i}.png")
-        save_image(torch.ones(1, 3, 32, 32), root / "target" / f"im{i}.png")
+        save_image(torch.ones(1, 3, side, side), root / "target" / f"im{i}.png")
         params = torch.cat([st.positions, st.radii[:, None], st.colors], 1)
-        save_strokes(root / "points" / f"im{i}.json", "dots", params, 32, 32)
+        save_strokes(root / "points" / f"im{i}.json", "dots", params, side, side)
     return root
 
 
-def test_shapes_and_points_rule():
-    cfg = StippleNetConfig(**SMALL)
-    net = StippleNet(cfg)
-    out = net(torch.rand(2, 3, 32, 32))
-    assert out["density"].shape == (2, 8, 8) and (out["density"] >= 0).all()
-    assert out["positions"].shape == (2, 64, 4, 2) and out["colors"].shape == (2, 64, 4, 3)
-    assert out["positions"].min() >= 0 and out["positions"].max() <= 1
-    # slot positions stay inside their own grid cell (row-major cells)
-    cell = (out["positions"][0, 9, :, :] * 8).floor()
-    assert (cell == torch.tensor([1.0, 1.0])).all()
-    assert grid_for_points(1024) == 32
-    with pytest.raises(UserError, match="square grid size"):
-        grid_for_points(1000)
-    with pytest.raises(UserError):
-        StippleNetConfig(points=36).validate()  # G = 6 is not 4 * 2^k
+def test_shapes_non_square_and_slots_leave_the_cell():
+    net = StippleNet(StippleNetConfig(**SMALL))
+    torch.nn.init.normal_(net.location_head[-1].weight, std=2.0)  # a trained net's offsets can be large
+    out = net(torch.rand(2, 3, 32, 48))  # 8 x 12 cells
+    assert out["density"].shape == (2, 8, 12) and (out["density"] >= 0).all()
+    assert out["positions"].shape == (2, 96, 4, 2) and out["colors"].shape == (2, 96, 4, 3)
+    assert out["radii"].shape == (2, 96, 4) and (out["radii"] > 0).all()
+    pos = out["positions"][0].view(8, 12, 4, 2)
+    centre = torch.stack(torch.meshgrid(torch.arange(8.0), torch.arange(12.0), indexing="ij"), -1) + 0.5
+    off_cells = (pos * torch.tensor([12.0, 8.0]) - centre.flip(-1)[:, :, None]).abs()
+    assert off_cells.max() <= 1.5 + 1e-4  # reach
+    assert (off_cells > 0.5).any()  # some slots are outside their own cell
+    with pytest.raises(ValueError, match="4 Gh, 4 Gw"):
+        net(torch.rand(1, 3, 30, 32))
+
+
+def test_grid_for_count_any_count_and_aspect():
+    assert grid_for_count(1024, 512, 512, 1.0) == (32, 32)
+    gh, gw = grid_for_count(5000, 320, 512, 1.0)
+    assert abs(gw / gh - 512 / 320) < 0.05 and abs(gh * gw - 5000) < 150
+    assert grid_for_count(16384, 100, 100, 1.0) == (128, 128)  # larger counts: larger point grid
+    for bad in (255, 16385):
+        with pytest.raises(UserError, match="256..16384"):
+            grid_for_count(bad, 64, 64, 1.0)
 
 
 def test_diffuse_counts_exact_capped_and_spread():
@@ -62,15 +72,49 @@ def test_diffuse_counts_exact_capped_and_spread():
     assert all(int(sparse[i : i + 4, j : j + 4].sum()) in (3, 4, 5) for i in (0, 4) for j in (0, 4))
 
 
-def test_predict_exact_count_any_square_and_tiles():
+def test_predict_exact_count_any_count_radius_modes_and_relax():
     net = StippleNet(StippleNetConfig(**SMALL)).eval()
-    img = torch.rand(1, 3, 40, 56)
-    for n in (64, 49, 256):  # 256 = 4 x 64: 2 x 2 tiles
+    img = torch.rand(1, 3, 40, 72)
+    for n in (256, 301, 1000):  # non-square counts on a non-square image
         st = predict_stipples(net, img, n)
         assert len(st) == n and st.positions.min() >= 0 and st.positions.max() <= 1
-        assert (st.radii >= 0).all()
+        assert (st.radii > 0).all() and st.colors.shape == (n, 3)
+    tone = predict_stipples(net, img, 301, radius="tone")
+    assert torch.equal(tone.positions, predict_stipples(net, img, 301).positions)
+    relaxed = predict_stipples(net, img, 301, relax=2)
+    assert len(relaxed) == 301 and not torch.allclose(relaxed.positions, tone.positions)
     with pytest.raises(UserError):
-        predict_stipples(net, img, 50)
+        predict_stipples(net, img, 100)
+    with pytest.raises(UserError, match="radius"):
+        predict_stipples(net, img, 256, radius="big")
+
+
+def test_matched_chamfer_equals_common_chamfer():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 30, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(2, 40, 2, generator=gen, dtype=torch.float64)
+    xm = torch.ones(2, 30, dtype=torch.bool)
+    ym = torch.rand(2, 40, generator=gen) > 0.3
+    ours, _ = matched_chamfer(x, xm, y, ym)
+    ref = chamfer_distance(x, y, xm, ym)
+    (g1,) = torch.autograd.grad(ours, x)
+    (g2,) = torch.autograd.grad(ref, x)
+    assert torch.allclose(ours, ref) and torch.allclose(g1, g2)
+
+
+def test_angular_spectrum_loss_punishes_a_lattice():
+    flat = torch.full((1, 1, 64, 64), 0.5)
+    ref = weighted_voronoi_stippling(flat, 256, n_iter=20, generator=torch.Generator().manual_seed(0))[0]
+    other = weighted_voronoi_stippling(flat, 256, n_iter=20, generator=torch.Generator().manual_seed(1))[0]
+    g = torch.arange(16.0)
+    lattice = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).view(-1, 2).flip(-1)
+    lattice = ((lattice + 0.5) / 16 + 0.01 * (torch.rand(256, 2) - 0.5))[None]
+    w = torch.ones(1, 256)
+    p, q, o = ref.positions[None], ref.positions[None], other.positions[None]
+    assert float(radial_angular_spectrum_loss(p, q, w, w, 20)) == 0.0
+    blue = float(radial_angular_spectrum_loss(o, q, w, w, 20))
+    grid = float(radial_angular_spectrum_loss(lattice, q, w, w, 20))
+    assert grid > 1.5 * blue
 
 
 def test_losses_finite_and_density_target():
@@ -78,45 +122,42 @@ def test_losses_finite_and_density_target():
     img = torch.rand(2, 3, 32, 32)
     pts = torch.rand(2, 64, 2)
     mask = torch.ones(2, 64, dtype=torch.bool)
-    losses = stipple_losses(net(img), img, pts, mask, LossWeights(kmax=8))
-    assert set(losses) == {"total", "chamfer", "spectrum", "color", "density"}
+    losses = stipple_losses(net(img), img, pts, mask, LossWeights(), torch.full((2, 64), 0.02))
+    assert set(losses) == {"total", "chamfer", "spectrum", "color", "density", "radius", "tone"}
     assert all(torch.isfinite(v) for v in losses.values())
+    losses["total"].backward()
+    assert net.radius_head[-1].weight.grad.abs().sum() > 0  # the radius head learns
     assert occupancy_grid(pts, 8, mask).sum().item() == 128
 
 
-def test_training_lowers_loss_and_resumes(tmp_path):
+def test_training_lowers_loss_keeps_best_and_resumes(tmp_path):
     data = _tiny_dataset(tmp_path / "data")
+    val = _tiny_dataset(tmp_path / "val", n=2, side=64, points=256)
     assert len(StippleDataset(data, 32, 64)) == 4
     cfg = TrainConfig(
         data=str(data),
-        epochs=12,
+        epochs=30,
         batch_size=4,
-        lr=2e-3,
+        lr=3e-3,
         checkpoint_dir=str(tmp_path / "run"),
+        val_data=str(val),
+        val_every=10,
+        val_points=256,
+        save_every=10,
         model=StippleNetConfig(**SMALL),
-        loss=LossWeights(kmax=8),
+        loss=LossWeights(),
     )
-    first = TrainConfig(**{**cfg.__dict__, "epochs": 1})
     from common.device import DistributedContext
 
     ctx = DistributedContext()
-    start = train(first, ctx, progress=False)
-    end = train(cfg, ctx, progress=False)  # resumes at epoch 1 from run/last.pt
-    assert end["total"] < 0.8 * start["total"]
-    assert end["density"] < start["density"]
-    model, ckpt = load_stipple_net(tmp_path / "run" / "last.pt")
-    assert ckpt["step"] == 12 and ckpt["extra"]["epoch"] == 12
-    assert (tmp_path / "run" / "config.json").is_file()
-    assert len(predict_stipples(model, torch.rand(1, 3, 32, 32), 64)) == 64
-
-
-def test_missing_pretrained_weights_take_offline_path(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache
-    model, cfg, reason = build_model(
-        StippleNetConfig(**{**SMALL, "encoder": "resnet18", "encoder_trainable": False})
-    )
-    assert reason is not None and "resnet18" in reason and "offline path" in reason
-    assert cfg.encoder_trainable and any(p.requires_grad for p in model.encoder.parameters())
+    first = train(TrainConfig(**{**cfg.__dict__, "epochs": 1}), ctx, progress=False)
+    end = train(cfg, ctx, progress=False)  # resumes at step 1 from run/last.pt
+    assert end["step"] == 30 and end["total"] < 0.8 * first["total"]
+    run = tmp_path / "run"
+    assert (run / "best.pt").is_file() and (run / "config.json").is_file()
+    model, ckpt = load_stipple_net(run / "stipple_net_best.pt")
+    assert "val_tone_psnr" in ckpt["metrics"] and ckpt["provenance"]["val_data"] == str(val)
+    assert len(predict_stipples(model, torch.rand(1, 3, 32, 32), 256)) == 256
 
 
 def test_dataset_without_matching_names(tmp_path):
@@ -126,18 +167,28 @@ def test_dataset_without_matching_names(tmp_path):
         StippleDataset(tmp_path)
 
 
-def test_priors_start_from_darkness_and_stay_in_cells():
-    cfg = StippleNetConfig(**SMALL, slot_prior=True, density_prior=True)
-    net = StippleNet(cfg).eval()
-    img = torch.ones(1, 3, 32, 32)
-    img[..., :16] = 0.0  # left half black, right half white
+def test_untrained_priors_stipple_by_darkness():
+    net = StippleNet(StippleNetConfig(**SMALL)).eval()
+    img = torch.ones(1, 3, 64, 64)
+    img[..., :32] = 0.0  # left half black, right half white
     out = net(img)
     dens = out["density"][0]
-    assert torch.allclose(dens.sum(), torch.tensor(64.0), rtol=0.05)  # one stipple per cell on average
-    assert dens[:, :4].min() > 10 * dens[:, 4:].max()
-    pos = out["positions"][0].view(8, 8, 4, 2)
-    cell = (pos * 8).floor()
-    cols = torch.arange(8.0).view(1, 8, 1)
-    assert (cell[..., 0] == cols).all() and (pos[0, 0, 0] != pos[0, 1, 0]).any()  # in cell, not a lattice
-    st = predict_stipples(net, img, 64)
-    assert int((st.positions[:, 0] < 0.5).sum()) >= 60
+    assert torch.allclose(dens.sum(), torch.tensor(256.0), rtol=0.05)  # one stipple per cell on average
+    assert dens[:, :8].min() > 10 * dens[:, 8:].max()
+    st = predict_stipples(net, img, 256)
+    assert int((st.positions[:, 0] < 0.5).sum()) >= 250
+    pos = out["positions"][0].view(16, 16, 4, 2)
+    assert (pos[0, 0, 0] - pos[0, 1, 0] + torch.tensor([1 / 16, 0])).abs().max() > 1e-3  # no shared pattern
+
+
+def test_symmetry_augmentation_moves_points_with_the_image():
+    from stipple.data import _symmetry
+
+    img = torch.ones(3, 16, 16)
+    img[:, 2, 11] = 0.0  # dark pixel at row 2, column 11
+    pts = torch.tensor([[(11 + 0.5) / 16, (2 + 0.5) / 16, 0.01]])
+    for code in range(8):
+        im2, p2 = _symmetry(img, pts, code)
+        row, col = (im2[0] == 0).nonzero()[0].tolist()
+        assert torch.allclose(p2[0, :2], torch.tensor([(col + 0.5) / 16, (row + 0.5) / 16]))
+        assert p2[0, 2] == 0.01
