@@ -110,5 +110,14 @@ seconds are compared only within one run. One factor at a time, from today's pat
   messi5, below the 23.2 / 22.5 dB quoted for the peer, so part of the quoted figure comes from a density
   convention we could not reproduce from the paper's text. ``scripts/bench_stipple.py`` (section ``peer``)
   measures both photos side by side with today's path.
+- ``scripts/bench_stipple.py`` (load 8.5-12): fruits 22.70 dB (today's path 20.50), messi5 21.93 dB (19.54);
+  the published figures 23.2 / 22.5 dB are NOT reached. Flat 50 % gray, 2000 points: NN distance mean/std
+  14.64 (today 11.37, target 14). Tone PSNR (sigma = dot spacing, own radii) is >= today's path and >= LBG
+  on all 12 photo x count cells (1024, 4096). Seconds: 370.6 against today's path's 395.3 over those 12
+  cells, but slower in 3 of them (camera 4096: 55.5 vs 49.5 s; fruits 1024: 15.6 vs 15.2; fruits 4096:
+  69.4 vs 36.5). Suspected cause, not measured: with the stretched density more sites crowd into dark
+  areas, share seed pixels, are re-drawn, and every re-draw makes the next labelling a cold 11-pass JFA.
+- Threads: WVS, camera, 4096 points: 1 thread 28.5 s, 2 threads 304.6 s (load 9.2-10.3); the entry scripts
+  use ``common.threads`` (free CPUs only, never oversubscribed).
 
 """
