@@ -97,6 +97,18 @@ def grid_for_count(n_points: int, height: int, width: int, points_per_cell: floa
     return gh, gw
 
 
+def grid_for_points(points: int) -> int:
+    """Check a stipple count for the network (256..16384, any count) and return the side of a square grid
+    with one cell per stipple, round(sqrt(points)). Kept for callers that validate a count up front
+    (the grid actually used follows the image's aspect ratio: :func:`grid_for_count`).
+
+    Raises:
+        UserError: ``points`` outside 256..16384.
+    """
+    grid_for_count(points, 1, 1, 1.0)
+    return round(math.sqrt(points))
+
+
 class AdaIN(nn.Module):
     """Adaptive instance norm: InstanceNorm(x) * (1 + gamma(w)) + beta(w); x (B, C, H, W), w (B, D)."""
 

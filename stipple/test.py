@@ -8,8 +8,8 @@ Per image NAME, into --output_dir/NAME/ (default results/stipple): stipple.png (
 side --render_side px), stipple.svg (one <circle> per stipple, --size_mm wide, for pen plotters),
 points.csv (one row per stipple), strokes.json (format ``dots``) and metrics.json (count, seconds, tone
 PSNR/SSIM of the blurred render against the grayscale input). The network takes 256..16384 points (any
-count); --radius tone uses tone-matched radii, --relax N adds N Lloyd steps. A folder run stipples every readable image, reports each bad one in one line, ends with "painted N,
-failed M" and exits 1 if any failed.
+count); --radius tone uses tone-matched radii, --relax N adds N Lloyd steps. A folder run stipples every
+readable image, reports each bad one in one line, ends with "painted N, failed M" and exits 1 if any failed.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     # heavy imports after the flags: --help and flag errors stay fast
     from common.checkpoint import default_checkpoint
     from common.device import get_device, seed_everything
-    from common.outputs import list_inputs, paint_images
     from common.errors import UserError
+    from common.outputs import list_inputs, paint_images
     from stipple.model import MAX_POINTS, MIN_POINTS
     from stipple.run import StippleConfig, stipple_file
 
