@@ -273,6 +273,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr, betas=(0.5, 0.999), foreach=True)
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999), foreach=True)
     config = {"model": cfg.model, "train": asdict(cfg)}
+    renderer = build_renderer(cfg.renderer, device)  # a bad --renderer fails before anything is written
 
     def export(path: Path, tag: str, metrics: dict) -> None:
         save_checkpoint(
@@ -304,7 +305,6 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     if ctx.distributed:
         painter = torch.nn.parallel.DistributedDataParallel(painter)
         critic = torch.nn.parallel.DistributedDataParallel(critic)
-    renderer = build_renderer(cfg.renderer, device)
     size = unwrap_model(painter).config.patch
     photos = load_photos(cfg.dataset)
     if cfg.opencv:

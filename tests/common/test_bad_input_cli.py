@@ -78,7 +78,7 @@ CHECKPOINT_FLAGS = {
     "compositor --compositor": ("compositor.test", ["--img_path", "{photo}", "--compositor", "{bad}"]),
     "stipple --checkpoint": (
         "stipple.test",
-        ["{photo}", "--method", "net", "--points", "16", "--checkpoint", "{bad}"],
+        ["{photo}", "--method", "net", "--points", "256", "--checkpoint", "{bad}"],
     ),
     "linerefiner --checkpoint": ("linerefiner.test", ["--input", "{photo}", "--checkpoint", "{bad}"]),
     "sketching --clip_weights": ("sketching.test", ["--target", "{photo}", "--clip_weights", "{bad}"]),
