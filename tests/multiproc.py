@@ -215,7 +215,8 @@ def check_two_rank_runs(ranks: list[list[dict]], out_dir: Path, steps: list[int]
         assert {**a["summary"], "wall_s": 0} == {**b["summary"], "wall_s": 0}, f"run {i}"
         assert b["saves"] == [], f"run {i}: rank 1 wrote {b['saves']}"
         assert all(Path(p).parent == out_dir for p in a["saves"]), a["saves"]
-    assert [r["start"] for r in r0] == [0, steps[0], steps[1]] == [r["start"] for r in r1]
+    starts = ([r["start"] for r in r0], [r["start"] for r in r1])
+    assert starts[0] == [0, steps[0], steps[1]] == starts[1], starts
     assert [r["summary"]["step"] for r in r0[:2]] == steps
     assert r0[2]["summary"]["stopped"] == "max_minutes" and r0[2]["summary"]["step"] >= steps[1]
     assert sorted(p.name for p in out_dir.glob("*.pt")).count("last.pt") == 1

@@ -158,3 +158,36 @@ def test_compositor_trainer_refuses_torchrun_in_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: compositor training runs on one process"), lines
     assert r1["stderr"] == ""  # one line in all, from rank 0
     assert not out.exists()  # refused before anything was written
+
+
+@pytest.fixture(scope="module")
+def stipple_data(tmp_path_factory):
+    """4 tone ramps stippled with weighted Voronoi stippling (64 dots, 32 px): source/, target/, points/."""
+    import torch
+
+    from common.image_io import save_image, save_strokes
+    from stipple.stipplers import weighted_voronoi_stippling
+
+    root = tmp_path_factory.mktemp("stipple_data")
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    images = [((xx if i % 2 else yy) * (0.5 + 0.1 * i)).expand(1, 3, 32, 32).clone() for i in range(4)]
+    stipples = weighted_voronoi_stippling(
+        torch.cat(images), 64, n_iter=4, generator=torch.Generator().manual_seed(0)
+    )
+    for i, (img, st) in enumerate(zip(images, stipples, strict=True)):
+        save_image(img, root / "source" / f"im{i}.png")
+        save_image(torch.ones(1, 3, 32, 32), root / "target" / f"im{i}.png")
+        rows = torch.cat([st.positions, st.radii[:, None], st.colors], 1)
+        save_strokes(root / "points" / f"im{i}.json", "dots", rows, 32, 32)
+    return root
+
+
+def test_stipple_trainer_on_two_ranks(tmp_path, stipple_data):
+    out = tmp_path / "run"
+    base = ["--data", str(stipple_data), "--checkpoint_dir", str(out), "--device", "cpu", "--threads", "1"]
+    base += ["--batch_size", "2", "--points", "64", "--slots", "4", "--image_size", "32", "--width", "16"]
+    base += ["--blocks", "2", "--save_every", "1"]
+    ranks = run_trainer("stipple.train", three_runs(base, "--epochs", ("1", "2")), tmp_path / "record")
+    check_two_rank_runs(
+        ranks, out, [1, 2]
+    )  # DistributedSampler: 2 of the 4 pairs per rank, batch 2: 1 step/epoch
