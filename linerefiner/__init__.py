@@ -88,7 +88,7 @@ Departures from the release, and why
   closed x line F1 x specks removed x paper exactly white is kept (gap closing alone, guarded by the others,
   since a model that smears ink closes every gap).
 - The nib generator starts from the taper one (``--init``): the damage to undo is the same, only the line
-  style differs, and each style had about 40 minutes of a shared 2-core CPU (the release: 10,001 iterations
+  style differs, and each style had 37-39 minutes of a shared 2-core CPU (the release: 10,001 iterations
   of batch 8 on 256 px crops). Recipe and numbers: ``checkpoints/README.md`` and ``linerefiner/README.md``.
 - Output is a raster drawing, so test.py writes the PNG and ``metrics.json`` but no stroke JSON or SVG
   (there are no strokes to export).

@@ -14,7 +14,7 @@ from linerefiner.inference import load_refiner, refine_tiled, refine_whole
 from linerefiner.metrics import gap_connected, ink
 from linerefiner.synth import heldout_samples, render_segments
 
-STYLES = ("taper",)  # nib joins when its retrained checkpoint ships
+STYLES = ("taper", "nib")
 
 
 @pytest.fixture(scope="module", params=STYLES)
