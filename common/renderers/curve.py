@@ -352,6 +352,8 @@ def _render_torch(control_points, widths, colors, canvas, chunk_size, max_entrie
     bsz, n = control_points.shape[:2]
     _, _, height, width = canvas.shape
     m = bsz * n
+    if m == 0:  # no stroke: the canvas unchanged (a copy, so that writing into the result is safe)
+        return canvas.clone()
     with torch.no_grad():
         cp0, hw0 = _to_pixels(control_points.detach(), widths.detach(), height, width)
         boxes = _bounding_boxes(cp0.reshape(m, 4, 2), hw0.reshape(m, -1), height, width)  # (M, 4)

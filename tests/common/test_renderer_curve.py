@@ -41,6 +41,13 @@ def test_shapes_range_and_dark_line():
     assert alpha.shape == (2, 5, 64, 48) and alpha.min() >= 0 and alpha.max() <= 1
 
 
+def test_zero_strokes_leave_the_canvas_unchanged():
+    cp, widths, colors = _strokes(b=2, n=0)
+    canvas = torch.rand(2, 3, 16, 20)
+    out = render_curves(cp, widths, colors, canvas)
+    assert out.shape == canvas.shape and torch.equal(out, canvas) and out.data_ptr() != canvas.data_ptr()
+
+
 def test_straight_line_width_and_coverage():
     # A horizontal line along y = 16.5 px (row 16's centre) with width 3 px covers exactly rows 15..17.
     size = 32
