@@ -53,8 +53,8 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     ``compositor_best.pt`` (fp16 actor, what test.py loads) whenever the held-out validation MSE of
     the actor (``val_mse_actor``: one episode on ``painter.data.VAL_OPENCV`` crops) improves,
     ``compositor_last.pt``, ``config.json`` and ``log.txt``. Returns the last metrics plus the loop's
-    summary. Under torchrun each rank runs its own environments and the actor/critic gradients are
-    not synchronised (rank 0 saves), which keeps this loop simple."""
+    summary. One process only: the actor/critic gradients are not synchronised across ranks, so
+    ``compositor/train.py`` refuses torchrun in one line (``common.device.require_single_process``)."""
     from common.checkpoint import default_checkpoint
     from common.training import TrainLoop
 
