@@ -30,9 +30,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from common.errors import OutputDirError, UserError
+
+if TYPE_CHECKING:  # torch is imported only when a trainer starts (``--help`` stays fast)
+    from common.device import DistributedContext
 
 __all__ = [
     "ArgumentParser",
@@ -46,6 +49,7 @@ __all__ = [
     "run_main",
     "prepare_output_dir",
     "print_error",
+    "run_training",
 ]
 
 
@@ -255,3 +259,48 @@ def prepare_output_dir(path: str | os.PathLike) -> Path:
     except OSError as err:
         raise OutputDirError(f"output folder is not writable: {out} ({err.strerror or err})") from None
     return out
+
+
+def run_training(
+    train: Callable[[DistributedContext, Callable[[str], None]], dict[str, Any]],
+    device: str = "auto",
+    summary: Callable[[dict[str, Any]], str] = lambda s: f"done: {s}",
+    export: tuple[str | os.PathLike, str | os.PathLike | None] | None = None,
+) -> dict[str, Any]:
+    """Run a trainer in this process or as one ``torchrun`` rank: the shared tail of every ``train.py``.
+
+    Sets up the process group when launched by ``torchrun`` (:func:`common.device.init_distributed`),
+    calls ``train(ctx, log)``, on rank 0 writes the ``--export`` copy and prints ``summary(result)``, and
+    destroys the process group afterwards, also when ``train`` raises. torch is imported here, not when
+    this module is imported.
+
+    Args:
+        train: ``train(ctx, log) -> summary``; ``ctx`` is the
+            :class:`common.device.DistributedContext`, ``log(message)`` prints (flushed) on rank 0 only.
+        device: the ``--device`` value (``auto``, ``cpu``, ``cuda``, ``mps``).
+        summary: the last line printed on rank 0, from the returned summary (default ``done: {...}``).
+        export: ``(run folder, destination)``: when the destination is set, write the run's shippable
+            fp16 copy there after training (:func:`common.training.export_best`: ``best.pt``, else
+            ``last.pt``).
+
+    Returns:
+        What ``train`` returned (on every rank).
+    """
+    from common.device import cleanup_distributed, init_distributed
+
+    ctx = init_distributed(device)
+    try:
+
+        def log(message: str) -> None:
+            if ctx.is_main:
+                print(message, flush=True)
+
+        result = train(ctx, log)
+        if export is not None and export[1] and ctx.is_main:
+            from common.training import export_best
+
+            log(f"exported {export[1]} from {export_best(*export)}")
+        log(summary(result))
+        return result
+    finally:
+        cleanup_distributed()

@@ -59,7 +59,7 @@ from common.device import DistributedContext, unwrap_model
 from common.errors import CheckpointError
 from common.image_io import save_json
 
-__all__ = ["TrainLoop"]
+__all__ = ["TrainLoop", "export_best"]
 
 _STOP_REASONS = ("max_steps", "max_minutes", "SIGINT", "SIGTERM")
 
@@ -133,6 +133,9 @@ class TrainLoop:
         best_mode: ``"min"`` (lower is better, e.g. a loss) or ``"max"`` (e.g. PSNR).
         export: ``fn(path: Path, tag: "best" | "last", metrics: dict)`` writing the method's shipped file;
             called on rank 0 with ``path = out_dir / f"{export_name}_{tag}.pt"``.
+        export_model: instead of ``export``, the module whose shipped file the loop writes itself: its fp16
+            weights with the loop's config, the step (``best_step`` for ``"best"``), the figures and
+            :meth:`provenance_now` plus ``tag`` (a :mod:`common.checkpoint` file, as nanoGPT's ckpt.pt).
         fresh: start over: rank 0 moves ``last.pt``, ``best.pt``, ``log.txt`` and the exports into
             ``out_dir/previous_<UTC time>/`` before any rank reads them (barrier).
         ctx: :class:`common.device.DistributedContext` (from ``init_distributed``); default single process.
@@ -161,6 +164,7 @@ class TrainLoop:
         best_metric: str | None = None,
         best_mode: str = "min",
         export: Callable[[Path, str, dict], Any] | None = None,
+        export_model: torch.nn.Module | None = None,
         fresh: bool = False,
         ctx: DistributedContext | None = None,
         export_name: str = "model",
@@ -173,6 +177,8 @@ class TrainLoop:
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
         if not state:
             raise ValueError("state must name at least one object to checkpoint")
+        if export is not None and export_model is not None:
+            raise ValueError("give export or export_model, not both")
         if max_steps < 0 or max_minutes < 0 or save_every < 0 or log_every < 0:
             raise ValueError("max_steps, max_minutes, save_every and log_every must be >= 0")
         self.out_dir = Path(out_dir)
@@ -181,7 +187,7 @@ class TrainLoop:
         self.max_steps, self.max_minutes = int(max_steps), float(max_minutes)
         self.save_every, self.log_every = int(save_every), int(log_every)
         self.best_metric, self.best_mode = best_metric, best_mode
-        self.export, self.export_name = export, export_name
+        self.export, self.export_name, self.export_model = export, export_name, export_model
         self.provenance = dict(provenance or {})
         self.progress, self.handle_signals = progress, handle_signals
         self.generators = {k: v for k, v in state.items() if isinstance(v, torch.Generator)}
@@ -324,8 +330,21 @@ class TrainLoop:
         self._barrier()
 
     def _export(self, tag: str) -> None:
-        if self.export is not None and self.ctx.is_main:
-            self.export(self.out_dir / f"{self.export_name}_{tag}.pt", tag, {**self._means(), **self.metrics})
+        if not self.ctx.is_main:
+            return
+        path, metrics = self.out_dir / f"{self.export_name}_{tag}.pt", {**self._means(), **self.metrics}
+        if self.export is not None:
+            self.export(path, tag, metrics)
+        elif self.export_model is not None:
+            save_checkpoint(
+                path,
+                model_state=unwrap_model(self.export_model).state_dict(),
+                config=self.config,
+                step=self.best_step if tag == "best" else self.step,  # report() runs inside a step
+                metrics=metrics,
+                provenance={**self.provenance_now(), "tag": tag},
+                half=True,
+            )
 
     def save_last(self) -> None:
         """Write ``last.pt`` (and the ``"last"`` export) now. Every rank must call it at the same step."""
@@ -562,3 +581,32 @@ class TrainLoop:
             self._log_file.close()
             self._log_file = None
         return summary
+
+
+def export_best(run_dir: str | Path, dst: str | Path, **provenance: Any) -> Path:
+    """Write ``dst``, the shippable copy of a finished run: ``run_dir/best.pt``, else ``run_dir/last.pt``.
+
+    The copy holds the main module's weights in float16, the run's config, step, figures and provenance
+    (plus ``steps`` and ``provenance``) and the loop record, no optimizer state (what a ``--export PATH``
+    flag writes after training; call it on rank 0).
+
+    Returns:
+        The source file (``best.pt`` or ``last.pt``).
+
+    Raises:
+        CheckpointError: neither file exists, or the source is corrupt.
+    """
+    run_dir = Path(run_dir)
+    src = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "last.pt"
+    ckpt = load_checkpoint(src, map_location="cpu")
+    save_checkpoint(
+        dst,
+        model_state=ckpt["model"],
+        config=ckpt["config"],
+        step=int(ckpt["step"]),
+        metrics=dict(ckpt["metrics"]),
+        provenance={**ckpt["provenance"], "steps": int(ckpt["step"]), **provenance},
+        extra={k: v for k, v in (ckpt["extra"] or {}).items() if k == "loop"},
+        half=True,
+    )
+    return src

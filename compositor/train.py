@@ -27,8 +27,9 @@ from common.cli import (
     positive_int,
     prepare_output_dir,
     run_main,
+    run_training,
 )
-from common.device import cleanup_distributed, init_distributed, require_single_process
+from common.device import require_single_process
 
 
 def main(argv=None) -> int:
@@ -65,7 +66,6 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--opencv", action="store_true", help="also train on the opencv-doc photos")
     parser.add_argument("--init", default="", help="actor checkpoint to start from (fresh runs only)")
     parser.add_argument(
@@ -79,21 +79,11 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     require_single_process("compositor training", "its DDPG networks are not synchronised across ranks")
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     names = {f.name for f in fields(d)}
     cfg = d(**{k: v for k, v in vars(args).items() if k in names})
     cfg.model["patch"] = args.patch
     out_dir = prepare_output_dir(args.output_dir)
-    ctx = init_distributed(args.device)
-    try:
-        log = print if ctx.is_main else (lambda *a, **k: None)
-        metrics = train_compositor(cfg, out_dir, ctx, log=lambda m: log(m, flush=True))
-        log(f"done: {metrics}", flush=True)
-    finally:
-        cleanup_distributed()
+    run_training(lambda ctx, log: train_compositor(cfg, out_dir, ctx, log=log), args.device)
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from common.checkpoint import load_checkpoint, load_model_state
 from common.device import DistributedContext
 from compositor.ddpg import DDPG, ReplayBuffer
 from compositor.env import PaintEnv, distance, teacher_box
@@ -77,17 +77,6 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     agent.teacher_painter = painter
     config = {"model": cfg.model, "train": asdict(cfg)}
 
-    def export(path: Path, tag: str, metrics: dict) -> None:
-        save_checkpoint(
-            path,
-            model_state=agent.actor.state_dict(),
-            config=config,
-            step=loop.best_step if tag == "best" else loop.step,  # report() runs inside a step
-            metrics=metrics,
-            provenance={"script": "compositor/train.py", "config": asdict(cfg), "tag": tag},
-            half=True,
-        )
-
     loop = TrainLoop(
         out_dir,
         config=config,
@@ -97,7 +86,8 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
         save_every=cfg.val_every,
         best_metric="val_mse_actor",
         best_mode="min",
-        export=export,
+        export_model=agent.actor,
+        provenance={"script": "compositor/train.py"},
         export_name="compositor",
         ctx=ctx,
         log_every=cfg.val_every,

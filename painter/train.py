@@ -25,8 +25,8 @@ from common.cli import (
     positive_int,
     prepare_output_dir,
     run_main,
+    run_training,
 )
-from common.device import cleanup_distributed, init_distributed
 
 
 def main(argv=None) -> int:
@@ -80,26 +80,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--patch", type=positive_int, default=128, help="patch side in pixels [paper: 128]")
     args = parser.parse_args(argv)
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     names = {f.name for f in fields(PainterTrainConfig)}
     cfg = PainterTrainConfig(**{k: v for k, v in vars(args).items() if k in names})
     cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)  # --init: its stored ones win
     if (args.objective == "gains") != (args.arch == "anchors"):
         parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")
     out_dir = prepare_output_dir(args.output_dir)
-    ctx = init_distributed(args.device)
-    try:
-        log = print if ctx.is_main else (lambda *a, **k: None)
-        metrics = train_painter(cfg, out_dir, ctx, log=lambda m: log(m, flush=True))
-        log(f"done: {metrics}", flush=True)
-    finally:
-        cleanup_distributed()
+    run_training(lambda ctx, log: train_painter(cfg, out_dir, ctx, log=log), args.device)
     return 0
 
 

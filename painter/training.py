@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from common.checkpoint import load_checkpoint, load_model_state
 from common.device import DistributedContext, unwrap_model
 from common.losses.wgan import gradient_penalty
 from common.renderers.oil import render_oil
@@ -275,17 +275,6 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     config = {"model": cfg.model, "train": asdict(cfg)}
     renderer = build_renderer(cfg.renderer, device)  # a bad --renderer fails before anything is written
 
-    def export(path: Path, tag: str, metrics: dict) -> None:
-        save_checkpoint(
-            path,
-            model_state=unwrap_model(painter).state_dict(),
-            config=config,
-            step=loop.best_step if tag == "best" else loop.step,  # report() runs inside a step
-            metrics=metrics,
-            provenance={"script": "painter/train.py", "config": asdict(cfg), "tag": tag},
-            half=True,
-        )
-
     loop = TrainLoop(
         out_dir,
         config=config,
@@ -295,7 +284,8 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
         save_every=cfg.save_every,
         best_metric="val_mse",
         best_mode="min",
-        export=export,
+        export_model=painter,
+        provenance={"script": "painter/train.py"},
         export_name="painter",
         ctx=ctx,
         log_every=cfg.save_every,

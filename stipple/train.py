@@ -13,13 +13,11 @@ resolved config to ``--checkpoint_dir``/config.json; with ``--val_data`` keeps `
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from common.cli import ArgumentParser, positive_float, positive_int, run_main
-from common.device import cleanup_distributed, init_distributed
+from common.cli import ArgumentParser, positive_float, positive_int, run_main, run_training
 from stipple.losses import LossWeights
 from stipple.model import StippleNetConfig
-from stipple.training import TrainConfig, export_checkpoint, train
+from stipple.training import TrainConfig, train
 
 
 def build_parser() -> ArgumentParser:
@@ -34,12 +32,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--image_size", type=positive_int, default=128, help="training input side (4 px per cell)")
     p.add_argument("--width", type=positive_int, default=64, help="decoder channels")
     p.add_argument("--blocks", type=positive_int, default=5, help="residual decoder blocks")
-    p.add_argument(
-        "--reach", type=positive_float, default=1.5, help="slots reach this many cells from the centre"
-    )
-    p.add_argument(
-        "--no_slot_prior", action="store_true", help="slot offsets without the low-discrepancy prior"
-    )
+    p.add_argument("--reach", type=positive_float, default=1.5, help="slot reach in cells from the centre")
+    p.add_argument("--no_slot_prior", action="store_true", help="slots without the low-discrepancy prior")
     p.add_argument("--no_density_prior", action="store_true", help="density head without the darkness prior")
     p.add_argument("--spectrum_weight", type=float, default=0.1)
     p.add_argument("--radius_weight", type=float, default=1.0)
@@ -89,17 +83,13 @@ def main(argv=None) -> int:
             spectrum=args.spectrum_weight, radius=args.radius_weight, angular_bins=args.angular_bins
         ),
     )
-    ctx = init_distributed(args.device)
-    try:
-        summary = train(cfg, ctx, fresh=args.fresh)
-        if ctx.is_main:
-            print("final " + " ".join(f"{k}={v}" for k, v in summary.items()))
-            if args.export:
-                run = Path(args.checkpoint_dir)
-                src = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
-                print(f"exported {export_checkpoint(src, args.export)} from {src}")
-    finally:
-        cleanup_distributed()
+
+    run_training(
+        lambda ctx, log: train(cfg, ctx, fresh=args.fresh),
+        args.device,
+        lambda s: "final " + " ".join(f"{k}={v}" for k, v in s.items()),
+        export=(args.checkpoint_dir, args.export),
+    )
     return 0
 
 

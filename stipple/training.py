@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from common.checkpoint import load_checkpoint, save_checkpoint
+from common.checkpoint import save_checkpoint
 from common.device import DistributedContext, seed_everything
 from common.training import TrainLoop
 from stipple.data import StippleDataset
@@ -176,18 +176,3 @@ def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True, fres
             loop.report(step, val_tone_psnr=validate(model, val_images, cfg.val_points), steps_done=step + 1)
     summary = loop.close()
     return {**summary, **last}
-
-
-def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
-    """Write a shippable copy of a training checkpoint: fp16 weights, no optimizer state."""
-    ckpt = load_checkpoint(src)
-    return save_checkpoint(
-        dst,
-        model_state=ckpt["model"],
-        config=ckpt["config"],
-        step=ckpt["step"],
-        metrics=ckpt["metrics"],
-        provenance=ckpt["provenance"],
-        extra={k: v for k, v in (ckpt["extra"] or {}).items() if k == "loop"},
-        half=True,
-    )

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from common.device import DistributedContext, unwrap_model
+from common.device import DistributedContext
 from common.fcn_config import STROKES, FCNTrainConfig
 from common.renderers.neural import FCN_SIZE, FCNRenderer
 
@@ -83,17 +83,6 @@ def bezier13_target(params: torch.Tensor) -> torch.Tensor:
     from common.renderers.bezier13 import bezier13_alpha
 
     return bezier13_alpha(params[None], FCN_SIZE, FCN_SIZE)[0][:, None]
-
-
-def _save_fp16(
-    path: Path, model: torch.nn.Module, config: dict, step: int, metrics: dict, prov: dict
-) -> None:
-    from common.checkpoint import save_checkpoint
-
-    state = unwrap_model(model).state_dict()
-    save_checkpoint(
-        path, model_state=state, config=config, step=step, metrics=metrics, provenance=prov, half=True
-    )
 
 
 def train_fcn_renderer(
@@ -147,14 +136,7 @@ def train_fcn_renderer(
         save_every=cfg.save_every,
         best_metric="val_mse",
         best_mode="min",
-        export=lambda path, tag, metrics: _save_fp16(
-            path,
-            model,
-            config,
-            loop.best_step if tag == "best" else loop.step,
-            metrics,
-            loop.provenance_now(),
-        ),
+        export_model=model,
         fresh=fresh,
         ctx=ctx,
         export_name="renderer",
