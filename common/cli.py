@@ -28,7 +28,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -50,6 +50,7 @@ __all__ = [
     "prepare_output_dir",
     "print_error",
     "run_training",
+    "config_kwargs",
 ]
 
 
@@ -261,10 +262,25 @@ def prepare_output_dir(path: str | os.PathLike) -> Path:
     return out
 
 
+def config_kwargs(config_cls: type, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``flags`` that name a field of the dataclass ``config_cls``.
+
+    Builds a typed config from parsed flags whose names match its fields, in ``main``:
+    ``PainterTrainConfig(**config_kwargs(PainterTrainConfig, vars(args)))``; the other flags are left out.
+
+    Raises:
+        TypeError: ``config_cls`` is not a dataclass.
+    """
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return {k: v for k, v in flags.items() if k in names}
+
+
 def run_training(
     train: Callable[[DistributedContext, Callable[[str], None]], dict[str, Any]],
     device: str = "auto",
-    summary: Callable[[dict[str, Any]], str] = lambda s: f"done: {s}",
+    summary: Callable[[dict[str, Any]], str] | None = lambda s: f"done: {s}",
     export: tuple[str | os.PathLike, str | os.PathLike | None] | None = None,
 ) -> dict[str, Any]:
     """Run a trainer in this process or as one ``torchrun`` rank: the shared tail of every ``train.py``.
@@ -278,7 +294,8 @@ def run_training(
         train: ``train(ctx, log) -> summary``; ``ctx`` is the
             :class:`common.device.DistributedContext`, ``log(message)`` prints (flushed) on rank 0 only.
         device: the ``--device`` value (``auto``, ``cpu``, ``cuda``, ``mps``).
-        summary: the last line printed on rank 0, from the returned summary (default ``done: {...}``).
+        summary: the last line printed on rank 0, from the returned summary (default ``done: {...}``;
+            None: no line).
         export: ``(run folder, destination)``: when the destination is set, write the run's shippable
             fp16 copy there after training (:func:`common.training.export_best`: ``best.pt``, else
             ``last.pt``).
@@ -300,7 +317,8 @@ def run_training(
             from common.training import export_best
 
             log(f"exported {export[1]} from {export_best(*export)}")
-        log(summary(result))
+        if summary is not None:
+            log(summary(result))
         return result
     finally:
         cleanup_distributed()

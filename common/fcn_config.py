@@ -112,10 +112,9 @@ def fcn_main(argv, stroke: str, script: str, description: str | None = None) -> 
     Raises:
         UserError: bad flag values or an unwritable output folder (one ``error:`` line via ``run_main``).
     """
-    from dataclasses import fields
     from pathlib import Path
 
-    from common.cli import ArgumentParser, add_common_args, prepare_output_dir
+    from common.cli import ArgumentParser, add_common_args, config_kwargs, prepare_output_dir, run_training
 
     script = Path(script).resolve()
     repo = Path(__file__).resolve().parent.parent
@@ -124,17 +123,16 @@ def fcn_main(argv, stroke: str, script: str, description: str | None = None) -> 
     add_common_args(parser, output_dir_default=OUTPUT_DIR_DEFAULTS[stroke])
     add_fcn_train_args(parser, stroke=stroke)
     args = parser.parse_args(argv)
-    names = {f.name for f in fields(FCNTrainConfig)} - {"stroke", "edge"}
-    cfg = FCNTrainConfig(
-        stroke=stroke, edge=not getattr(args, "no_edge", False), **{k: getattr(args, k) for k in names}
-    )
+    flags = {**config_kwargs(FCNTrainConfig, vars(args)), "stroke": stroke}
+    cfg = FCNTrainConfig(**flags, edge=not getattr(args, "no_edge", False))
     out_dir = prepare_output_dir(args.output_dir)
-    from common.device import cleanup_distributed, init_distributed
     from common.renderers.neural_training import train_fcn_renderer
 
-    ctx = init_distributed(args.device)
-    try:
-        train_fcn_renderer(cfg, out_dir, ctx, fresh=args.fresh, export=args.export, script=script)
-    finally:
-        cleanup_distributed()
+    run_training(
+        lambda ctx, log: train_fcn_renderer(
+            cfg, out_dir, ctx, fresh=args.fresh, export=args.export, script=script
+        ),
+        args.device,
+        summary=None,
+    )
     return 0

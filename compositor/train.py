@@ -15,11 +15,10 @@ DDPG actor and critic are not synchronised across ranks (each rank would train i
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from common.cli import (
     ArgumentParser,
     add_common_args,
+    config_kwargs,
     float_in,
     non_negative_float,
     non_negative_int,
@@ -79,8 +78,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     require_single_process("compositor training", "its DDPG networks are not synchronised across ranks")
-    names = {f.name for f in fields(d)}
-    cfg = d(**{k: v for k, v in vars(args).items() if k in names})
+    cfg = d(**config_kwargs(d, vars(args)))
     cfg.model["patch"] = args.patch
     out_dir = prepare_output_dir(args.output_dir)
     run_training(lambda ctx, log: train_compositor(cfg, out_dir, ctx, log=log), args.device)

@@ -12,6 +12,8 @@ D discriminator logits, sigma the logistic function, BCE(p, l) = -[l log p + (1 
 from __future__ import annotations
 
 import contextlib
+import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,10 +21,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.checkpoint import load_checkpoint, load_model_state, save_checkpoint
-from common.device import unwrap_model
+from common.device import DistributedContext, unwrap_model
 from linerefiner.metrics import score_drawing, summarise
-from linerefiner.model import LineDiscriminator, LineGenerator, RefinerConfig
-from linerefiner.synth import FolderPairs, SynthSample, training_batch
+from linerefiner.model import (
+    LineDiscriminator,
+    LineGenerator,
+    RefinerConfig,
+    count_parameters,
+    receptive_radius,
+)
+from linerefiner.synth import FolderPairs, SynthSample, heldout_samples, training_batch
+
+#: Seed offset of the validation pairs (the bench uses offset 0: the two never overlap below 500,000 pairs).
+VAL_OFFSET = 500_000
 
 
 def to_signed(img: torch.Tensor) -> torch.Tensor:
@@ -185,24 +196,6 @@ class Trainer:
         )
 
 
-def export_generator(src: str | Path, dst: str | Path, **provenance) -> Path:
-    """Shippable fp16 generator-only file ``dst`` from a TrainLoop checkpoint ``src`` (best.pt, last.pt).
-
-    Keeps ``src``'s config, step (completed steps), validation metrics and provenance (data, command, wall
-    time...), adding ``provenance`` and ``steps``. Raises CheckpointError for a missing/corrupt ``src``.
-    """
-    ck = load_checkpoint(src, map_location="cpu")
-    return save_checkpoint(
-        dst,
-        model_state=ck["model"],
-        config=ck["config"],
-        step=int(ck["step"]),
-        metrics=dict(ck["metrics"]),
-        provenance={**ck["provenance"], "steps": int(ck["step"]), **provenance},
-        half=True,
-    )
-
-
 @torch.no_grad()
 def validate(
     g: nn.Module, samples: list[SynthSample], device: torch.device | str = "cpu"
@@ -225,3 +218,88 @@ def validate(
         scores.append(score_drawing(out, smp.input, smp.target, smp.gaps, smp.specks))
     g.train(was_training)
     return {f"val_{k}": float(v) for k, v in summarise(scores).items()}
+
+
+@dataclass
+class RefinerRun:
+    """How one training run goes, beyond the stored :class:`RefinerConfig` (the ``train.py`` flags).
+
+    ``max_minutes``: wall-time limit (None or 0: none). ``restart``: move an earlier run aside and start
+    over. ``init``: a checkpoint whose generator weights start a fresh run (ignored when resuming).
+    ``val_every``: steps between validations. ``val_pairs``: held-out 128 px pairs (seeds 1e9 + 500000 + i).
+    """
+
+    max_minutes: float | None = None
+    restart: bool = False
+    init: str | None = None
+    val_every: int = 100
+    val_pairs: int = 48
+
+
+def train_refiner(cfg: RefinerConfig, run: RefinerRun, out_dir: str | Path, ctx: DistributedContext) -> dict:
+    """Train (or resume) the refiner GAN with :class:`common.training.TrainLoop` (what ``train.py`` runs).
+
+    Resuming (``out_dir/last.pt`` present and not ``run.restart``) takes the stored config, except ``steps``,
+    which ``cfg`` may extend. Files: ``last.pt``, ``best.pt`` and ``refiner_best.pt`` / ``refiner_last.pt``
+    (fp16 generator) by the held-out ``val_target_score`` (max), ``config.json``, ``log.txt``.
+
+    Args:
+        cfg: the model/data/loss config. run: limits, restart, init and validation of this run.
+        out_dir: the run folder (exists). ctx: from :func:`common.device.init_distributed` (DDP when
+            ``ctx.distributed``).
+
+    Returns:
+        :meth:`TrainLoop.close`'s summary (``step``, ``best``, ``best_step``, ``stopped``, ``wall_s``).
+
+    Raises:
+        CheckpointError: an unreadable ``last.pt`` or ``init`` file.
+    """
+    from common.training import TrainLoop
+
+    out = Path(out_dir)
+    resuming = (out / "last.pt").is_file() and not run.restart
+    if resuming:  # the stored config defines the run; --steps may extend it
+        stored = RefinerConfig.from_dict(load_checkpoint(out / "last.pt", map_location="cpu")["config"])
+        stored.steps = cfg.steps
+        cfg = stored
+    trainer = Trainer(cfg, ctx.device, ctx.rank, ctx.world_size)
+    if run.init and not resuming:
+        trainer.init_generator(run.init)
+    provenance = {
+        "data": f"synthetic pairs (linerefiner.synth, style {cfg.style}, seeds < 1e9)"
+        + (f" + real pairs {cfg.pairs_dir} ({cfg.real_fraction:.0%})" if cfg.pairs_dir else ""),
+        "hardware": f"{ctx.device} x{ctx.world_size}, {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads",
+        "init": run.init,
+        "validation": f"{run.val_pairs} held-out pairs of 128 px (seeds 1e9 + 500000 + i)",
+    }
+    loop = TrainLoop(
+        out,
+        config=cfg.to_dict(),
+        state=trainer.state(),
+        max_steps=cfg.steps,
+        max_minutes=run.max_minutes or 0.0,
+        save_every=cfg.save_every,
+        best_metric="val_target_score",
+        best_mode="max",
+        export_model=trainer.G,
+        export_name="refiner",
+        fresh=run.restart,
+        ctx=ctx,
+        log_every=10,
+        provenance=provenance,
+    )
+    loop.resume()
+    loop.print(
+        f"G {count_parameters(trainer.G):,} params (receptive radius {receptive_radius(cfg)} px), "
+        f"D {count_parameters(trainer.D):,} params; style {cfg.style}, {cfg.steps} steps, "
+        f"batch {cfg.batch_size}x{cfg.crop_size}^2, world size {ctx.world_size}, device {ctx.device}"
+    )
+    samples = heldout_samples(cfg.style, run.val_pairs, 128, VAL_OFFSET) if ctx.is_main else []
+    for step in loop.steps():
+        loop.log(step, **trainer.step(step))
+        if loop.due(step, every=run.val_every):
+            loop.report(
+                step, **(validate(unwrap_model(trainer.G), samples, ctx.device) if ctx.is_main else {})
+            )
+    return loop.close()

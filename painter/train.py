@@ -14,11 +14,10 @@ config.json and log.txt. Logs the losses and the held-out MSE after 1, 5 and 20 
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from common.cli import (
     ArgumentParser,
     add_common_args,
+    config_kwargs,
     float_in,
     non_negative_float,
     non_negative_int,
@@ -82,8 +81,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--patch", type=positive_int, default=128, help="patch side in pixels [paper: 128]")
     args = parser.parse_args(argv)
-    names = {f.name for f in fields(PainterTrainConfig)}
-    cfg = PainterTrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    cfg = PainterTrainConfig(**config_kwargs(PainterTrainConfig, vars(args)))
     cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)  # --init: its stored ones win
     if (args.objective == "gains") != (args.arch == "anchors"):
         parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")
