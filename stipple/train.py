@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from common.cli import ArgumentParser, positive_float, positive_int, run_main, run_training
+from common.cli import ArgumentParser, config_kwargs, positive_float, positive_int, run_main, run_training
 from stipple.losses import LossWeights
 from stipple.model import StippleNetConfig
 from stipple.training import TrainConfig, train
@@ -54,36 +54,22 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+    flags = vars(args)
     model_cfg = StippleNetConfig(
-        points=args.points,
-        slots=args.slots,
-        image_size=args.image_size,
-        width=args.width,
-        blocks=args.blocks,
-        reach=args.reach,
+        **config_kwargs(StippleNetConfig, flags),
         slot_prior=not args.no_slot_prior,
         density_prior=not args.no_density_prior,
     ).validate()
-    cfg = TrainConfig(
-        data=args.data,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        subset=args.subset,
-        checkpoint_dir=args.checkpoint_dir,
-        max_minutes=args.max_minutes or 0.0,
-        save_every=args.save_every,
-        val_data=args.val_data,
-        val_every=args.val_every,
-        val_points=args.points,
-        seed=args.seed,
-        workers=args.workers,
-        model=model_cfg,
-        loss=LossWeights(
-            spectrum=args.spectrum_weight, radius=args.radius_weight, angular_bins=args.angular_bins
-        ),
+    loss = LossWeights(
+        spectrum=args.spectrum_weight, radius=args.radius_weight, angular_bins=args.angular_bins
     )
-
+    run = {
+        "max_minutes": args.max_minutes or 0.0,
+        "val_points": args.points,
+        "model": model_cfg,
+        "loss": loss,
+    }
+    cfg = TrainConfig(**{**config_kwargs(TrainConfig, flags), **run})
     run_training(
         lambda ctx, log: train(cfg, ctx, fresh=args.fresh),
         args.device,
