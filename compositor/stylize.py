@@ -4,15 +4,18 @@ strokes with a VGG-19 Gram style loss, a content loss and the distance-transform
     python compositor/stylize.py --content photo.jpg --style painting.jpg
     python compositor/stylize.py --content photo.jpg --style painting.jpg --no-dt      # ablation
     python compositor/stylize.py --content photo.jpg --style painting.jpg --random_vgg # offline, see below
+    python compositor/stylize.py --content photos/ --style painting.jpg               # a folder of images
 
-VGG-19 weights are read from torch.hub's cache ($TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth); nothing
-is downloaded. Without them the script stops and says which file to fetch and where to put it, unless
+VGG-19 weights come through torchvision's weights API from torch.hub's cache
+($TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth), downloaded on first use when the machine is online (not
+with --offline). Without them the script stops and says which file to fetch and where to put it, unless
 --random_vgg is given: the documented offline path uses a randomly initialised VGG-19 (Gram statistics of
 random convolutional features still transfer colour and coarse texture, but not the learned style of
 the pretrained network); metrics.json records which was used.
 
-Writes into --output_dir: stylized.png, initial.png (the CNP painting), strokes.json, stylized.svg and
-metrics.json (losses before/after, Gram distance to the style, seconds, VGG weights used).
+Per content image, into --output_dir/<image name>/ (compositor.stylize_run.stylize_file): stylized.png,
+initial.png (the CNP painting), strokes.json, stylized.svg and metrics.json (losses before/after, Gram
+distance to the style, seconds, VGG weights used). A folder run ends with "painted N, failed M".
 """
 
 from __future__ import annotations
@@ -20,22 +23,19 @@ from __future__ import annotations
 from common.cli import (
     ArgumentParser,
     add_common_args,
+    config_kwargs,
     int_in,
     non_negative_float,
     positive_float,
     positive_int,
-    prepare_output_dir,
     run_main,
 )
-
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-CONTENT_LAYERS = ("relu4_1", "relu5_1")
 
 
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__)
     add_common_args(parser, output_dir_default="results/cnp_stylize")
-    parser.add_argument("--content", required=True, help="content image")
+    parser.add_argument("--content", required=True, help="content image, or a folder of them")
     parser.add_argument("--style", required=True, help="style image")
     parser.add_argument("--stroke_num", type=positive_int, default=500)
     parser.add_argument("--size", type=int_in(64, 2048), default=256, help="canvas long side in pixels")
@@ -50,67 +50,36 @@ def main(argv=None) -> int:
     parser.add_argument("--compositor", default=None)
     args = parser.parse_args(argv)
 
-    import torch
-
     from common.checkpoint import default_checkpoint
     from common.device import get_device, seed_everything
-    from common.image_io import list_images, save_image, save_json, save_strokes
+    from common.image_io import list_images
     from common.losses.perceptual import VGGFeatures
-    from common.svg import strokes_to_svg, write_svg
+    from common.outputs import list_inputs, paint_images
     from compositor.model import load_actor
     from compositor.run import load_target
-    from compositor.stylize_loss import StyleObjective, optimise_strokes
+    from compositor.stylize_run import STYLE_LAYERS, StylizeConfig, stylize_file
     from painter.model import load_painter
 
-    content_path, style_path = list_images(args.content)[0], list_images(args.style)[0]
+    cfg = StylizeConfig(**config_kwargs(StylizeConfig, vars(args)))
+    contents, is_folder = list_inputs(args.content)
+    style_path = list_images(args.style)[0]
     device = get_device(args.device)
-    seed_everything(args.seed)
-    vgg = VGGFeatures("vgg19", STYLE_LAYERS, random_weights=args.random_vgg, pool="avg").to(device)
+    seed_everything(cfg.seed)  # the random VGG-19 of --random_vgg
+    vgg = VGGFeatures("vgg19", STYLE_LAYERS, random_weights=cfg.random_vgg, pool="avg").to(device)
     painter = load_painter(args.painter or default_checkpoint("cnp_painter.pt"), device)
     actor = load_actor(args.compositor or default_checkpoint("cnp_compositor.pt"), device)
-    content = load_target(content_path, args.size, device)
-    style = load_target(style_path, args.size, device)
-    out = prepare_output_dir(args.output_dir)
+    style = load_target(style_path, cfg.size, device)
 
-    from compositor.paint import paint_image
+    def paint_one(path, folder):
+        seed_everything(cfg.seed)
+        m = stylize_file(path, folder, style, str(style_path), vgg, painter, actor, cfg)
+        print(
+            f"stylized {path.name} with {style_path.name}: Gram distance {m['gram_before']:.4f} -> "
+            f"{m['gram_after']:.4f}, DT loss {m['dt_before']:.3f} -> {m['dt_after']:.3f} px, "
+            f"{m['seconds']:.1f} s -> {folder}"
+        )
 
-    init = paint_image(content, painter, actor, args.stroke_num, mode=1)
-    objective = StyleObjective(
-        vgg,
-        content,
-        style,
-        STYLE_LAYERS,
-        CONTENT_LAYERS,
-        args.style_weight,
-        args.content_weight,
-        0.0 if args.no_dt else args.dt_weight,
-    )
-    strokes, log = optimise_strokes(init.strokes, objective, args.iters, args.lr)
-    with torch.no_grad():
-        from common.renderers.oil import render_oil
-
-        final = render_oil(strokes[None], torch.zeros_like(content)).clamp(0, 1)
-    h, w = content.shape[-2:]
-    save_image(init.canvas.cpu(), out / "initial.png")
-    save_image(final.cpu(), out / "stylized.png")
-    save_strokes(out / "strokes.json", "oil", strokes.cpu(), h, w, background=[0.0, 0.0, 0.0])
-    write_svg(out / "stylized.svg", strokes_to_svg("oil", strokes.cpu(), h, w, background=[0.0, 0.0, 0.0]))
-    log.update(
-        {
-            "content": str(content_path),
-            "style": str(style_path),
-            "strokes": int(strokes.shape[0]),
-            "dt_loss_used": not args.no_dt,
-            "vgg19_weights": "random (offline path)" if args.random_vgg else "IMAGENET1K_V1",
-        }
-    )
-    save_json(log, out / "metrics.json")
-    print(
-        f"stylized {content_path.name} with {style_path.name}: Gram distance {log['gram_before']:.4f} -> "
-        f"{log['gram_after']:.4f}, DT loss {log['dt_before']:.3f} -> {log['dt_after']:.3f} px, "
-        f"{log['seconds']:.1f} s -> {out}"
-    )
-    return 0
+    return paint_images(contents, paint_one, args.output_dir, is_folder)
 
 
 if __name__ == "__main__":

@@ -143,9 +143,9 @@ def main(argv=None) -> int:
 
         _row(
             [
-                load_image(out / "_stylize_dt" / "initial.png"),
-                load_image(out / "_stylize_dt" / "stylized.png"),
-                load_image(out / "_stylize_nodt" / "stylized.png"),
+                load_image(out / "_stylize_dt" / "_content" / "initial.png"),
+                load_image(out / "_stylize_dt" / "_content" / "stylized.png"),
+                load_image(out / "_stylize_nodt" / "_content" / "stylized.png"),
             ],
             ["CNP painting", "stylized + DT", "stylized, no DT"],
             out / "cnp_stylize.png",
