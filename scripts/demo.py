@@ -28,8 +28,6 @@ from common.errors import UserError
 if TYPE_CHECKING:
     import numpy as np
 
-METHODS = ("segpaint", "cnp", "stipple", "linerefiner", "sketching")
-
 
 def _line_art(photo: np.ndarray) -> np.ndarray:
     """Thin dark lines on white from a photo: Canny edges of the blurred gray image, (H, W, 3) uint8."""
@@ -42,61 +40,29 @@ def _line_art(photo: np.ndarray) -> np.ndarray:
     return np.repeat(lines[..., None], 3, axis=2)
 
 
+#: method -> (entry module, its arguments; {photo}, {lines}, {out} are filled in per run, token by token).
+DEMO_RUNS = {
+    "segpaint": (
+        "segpaint.test",
+        "--image_path {photo} --save_dir {out} --style realistic --max_side 256 --iter_steps 30"
+        " --exp_name demo",
+    ),
+    "cnp": ("compositor.test", "--img_path {photo} --stroke_num 1000 --output_dir {out}"),
+    "stipple": ("stipple.test", "{photo} --method wvs --points 2048 --output_dir {out}"),
+    "linerefiner": ("linerefiner.test", "--input {lines} --output {out} --style taper"),
+    "sketching": (
+        "sketching.test",
+        "--target {photo} --num_strokes 48 --loss edge --num_iter 200 --output_dir {out}",
+    ),
+}
+METHODS = tuple(DEMO_RUNS)
+
+
 def _commands(method: str, photo: Path, lines: Path, out: Path, device: str) -> tuple[str, list[str]]:
     """The entry module and argument list that run ``method`` with the demo's settings."""
-    common = ["--device", device]
-    if method == "segpaint":
-        return "segpaint.test", [
-            "--image_path",
-            str(photo),
-            "--save_dir",
-            str(out),
-            "--style",
-            "realistic",
-            "--max_side",
-            "256",
-            "--iter_steps",
-            "30",
-            "--exp_name",
-            "demo",
-            *common,
-        ]
-    if method == "cnp":
-        return "compositor.test", [
-            "--img_path",
-            str(photo),
-            "--stroke_num",
-            "1000",
-            "--output_dir",
-            str(out),
-            *common,
-        ]
-    if method == "stipple":
-        return "stipple.test", [
-            str(photo),
-            "--method",
-            "wvs",
-            "--points",
-            "2048",
-            "--output_dir",
-            str(out),
-            *common,
-        ]
-    if method == "linerefiner":
-        return "linerefiner.test", ["--input", str(lines), "--output", str(out), "--style", "taper", *common]
-    return "sketching.test", [
-        "--target",
-        str(photo),
-        "--num_strokes",
-        "48",
-        "--loss",
-        "edge",
-        "--num_iter",
-        "200",
-        "--output_dir",
-        str(out),
-        *common,
-    ]
+    module, template = DEMO_RUNS[method]
+    paths = {"photo": str(photo), "lines": str(lines), "out": str(out)}
+    return module, [token.format(**paths) for token in template.split()] + ["--device", device]
 
 
 def main(argv=None) -> int:
