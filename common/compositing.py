@@ -24,6 +24,8 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
 
+from common import native
+
 __all__ = [
     "composite_over",
     "composite_sequential",
@@ -272,6 +274,38 @@ class _OverEntries(torch.autograd.Function):
         return g, grad_alpha, grad_color, None, None, None, None
 
 
+class _OverEntriesNative(torch.autograd.Function):
+    """:class:`_OverEntries` as one C loop (``common.native``): entries in an order that paints each pixel's
+    strokes in stroke order are painted one after the other (``C[p] = lerp(C[p], c, a)``, exactly sequential
+    "over"), and backward replays them in reverse. No layers are needed."""
+
+    @staticmethod
+    def forward(ctx, canvas, alpha, color, stroke, pix):
+        sfx = native.suffix(canvas.dtype)
+        out = canvas.contiguous().clone()
+        alpha, color = alpha.contiguous(), color.contiguous()
+        old = torch.empty(pix.numel(), out.shape[1], dtype=out.dtype)
+        getattr(native.kernels(), "over_forward" + sfx)(
+            pix.numel(), out.shape[1], *map(native.ptr, (out, pix, alpha, color, stroke, old))
+        )
+        ctx.save_for_backward(alpha, color, stroke, pix, old)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        alpha, color, stroke, pix, old = ctx.saved_tensors
+        g = grad_out.contiguous().clone()
+        grad_alpha = torch.empty_like(alpha) if ctx.needs_input_grad[1] else None
+        grad_color = torch.zeros_like(color) if ctx.needs_input_grad[2] else None
+        getattr(native.kernels(), "over_backward" + native.suffix(g.dtype))(
+            pix.numel(),
+            g.shape[1],
+            *map(native.ptr, (g, pix, alpha, color, stroke, old, grad_alpha, grad_color)),
+        )
+        return g, grad_alpha, grad_color, None, None
+
+
 def _layer_order(stroke: torch.Tensor, layer: torch.Tensor, num_strokes: int):
     """Permutation of entries grouping them by (layer, stroke), keeping the order of each stroke's entries,
     and the layer boundaries (``L + 1`` ints). O(E): entries come in runs of one stroke (a patch's pixels);
@@ -301,6 +335,7 @@ def composite_entries(
     stroke: torch.Tensor,
     layer: torch.Tensor | None = None,
     per_entry_color: bool = False,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Exact sequential "over" of sparse stroke entries: the core box-over operation.
 
@@ -326,6 +361,10 @@ def composite_entries(
             the stroke's index when each image of the batch holds one stroke per index, as segpaint's
             windows do). ``None``: one stroke per layer (always valid, slowest).
         per_entry_color: ``color`` is ``(E, C)``.
+        backend: ``"auto"``: on CPU float32/float64 tensors with the native kernels available
+            (:mod:`common.native`), one C loop over the entries in stroke order (same result to rounding:
+            every pixel sees its strokes in the same order); ``"torch"``: the layered path above (the
+            reference, any device).
 
     Returns:
         ``(B, C, H, W)`` composited canvas (contiguous), differentiable in ``canvas``, ``alpha`` and
@@ -350,6 +389,24 @@ def composite_entries(
     if layer is None:
         layer = torch.arange(m, device=pix.device)
     flat = canvas.permute(0, 2, 3, 1).reshape(b * h * w, ch)  # (P, C) channel-last: a pixel is one row
+    if backend != "torch" and native.usable(canvas, alpha, color):
+        perm = None
+        if not bool((stroke[1:] >= stroke[:-1]).all()):  # entries into stroke order (runs of one stroke)
+            with torch.no_grad():
+                m = int(stroke.max().item()) + 1
+                perm, _ = _layer_order(stroke, torch.arange(m, device=pix.device), m)
+        if perm is not None:
+            pix, stroke, alpha = pix[perm], stroke[perm], alpha[perm]
+            if per_entry_color:
+                color = color[perm]
+        out = _OverEntriesNative.apply(
+            flat,
+            alpha,
+            color.to(alpha.dtype),
+            None if per_entry_color else stroke.contiguous(),
+            pix.contiguous(),
+        )
+        return out.view(b, h, w, ch).permute(0, 3, 1, 2).contiguous()
     with torch.no_grad():
         perm, offsets = _layer_order(stroke, layer.to(pix.device), m)
     if perm is not None:
@@ -392,6 +449,7 @@ def composite_patches(
     num_strokes: int,
     layer: torch.Tensor | str | None = "boxes",
     skip_zero: bool = True,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Composite strokes given as patches of a few sizes (buckets) with :func:`composite_entries`.
 
@@ -410,6 +468,7 @@ def composite_patches(
         layer: ``(M,)`` long depth layers (see :func:`composite_entries`), ``"boxes"`` to compute them
             from the patch boxes with :func:`box_layers`, or ``None`` (one stroke per layer).
         skip_zero: drop entries whose alpha is exactly 0.
+        backend: ``"auto"`` or ``"torch"``, as in :func:`composite_entries`.
 
     Returns:
         ``(B, C, H, W)`` composited canvas.
@@ -441,10 +500,12 @@ def composite_patches(
             c_l.append((c, s))
     pix, alpha, stroke = torch.cat(pix_l), torch.cat(a_l), torch.cat(s_l)
     if per_entry:
-        return composite_entries(canvas, pix, alpha, torch.cat(c_l), stroke, layer, per_entry_color=True)
+        return composite_entries(
+            canvas, pix, alpha, torch.cat(c_l), stroke, layer, per_entry_color=True, backend=backend
+        )
     color = canvas.new_zeros(num_strokes, ch, dtype=alpha.dtype)
     color = color.index_put((torch.cat([s for _, s in c_l]),), torch.cat([c for c, _ in c_l]))
-    return composite_entries(canvas, pix, alpha, color, stroke, layer)
+    return composite_entries(canvas, pix, alpha, color, stroke, layer, backend=backend)
 
 
 def composite_in_segments(

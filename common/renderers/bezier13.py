@@ -47,7 +47,9 @@ import math
 
 import torch
 import torch.nn as nn
+from torch.autograd.function import once_differentiable
 
+from common import native
 from common.compositing import box_layers, composite_entries, composite_in_segments
 from common.strokes import STROKE_FORMATS
 
@@ -233,18 +235,89 @@ def _bucket(extent: torch.Tensor) -> torch.Tensor:
     return torch.ceil(torch.log(extent.clamp_min(8) / 8) / math.log(1.5)).long()
 
 
-def _entries_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int):
+class _NativeCoverage(torch.autograd.Function):
+    """:func:`_coverage_entries` for every stroke at once in C (``common.native``): the same chord search,
+    Newton polish and coverage per pixel of each stroke's box, with the analytic gradient of the
+    differentiable part (implicit-derivative Newton step, distance, radius, opacity, smoothstep) in backward.
+    Entries are the pixels of coverage ``c > 0`` (the reference also keeps some of alpha and gradient 0).
+    """
+
+    @staticmethod
+    def forward(ctx, geo, chord, segs, reach, box, base, stride, oy, ox):
+        lib, sfx = native.kernels(), native.suffix(geo.dtype)
+        g = geo.detach().contiguous()
+        cap = int(((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])).sum())
+        stroke, pix = torch.empty(cap, dtype=torch.long), torch.empty(cap, dtype=torch.long)
+        ys, xs = torch.empty(cap, dtype=torch.int32), torch.empty(cap, dtype=torch.int32)
+        alpha, t0, inner = (torch.empty(cap, dtype=geo.dtype) for _ in range(3))
+        e = getattr(lib, "b13_cover" + sfx)(
+            g.shape[0], *map(native.ptr, (g, chord, segs, reach, box, base)), stride, oy, ox, _NEWTON_STEPS,
+            cap, *map(native.ptr, (stroke, pix, ys, xs, alpha, t0, inner)),
+        )  # fmt: skip
+        if e < 0:
+            raise RuntimeError("bezier13 native coverage: more entries than box pixels (a bug)")
+        keep = (lambda t: t[:e].clone()) if e < cap // 2 else (lambda t: t[:e])
+        stroke, pix, ys, xs, alpha, t0, inner = map(keep, (stroke, pix, ys, xs, alpha, t0, inner))
+        ctx.save_for_backward(g, stroke, ys, xs, t0, inner)
+        ctx.origin = (oy, ox)
+        ctx.mark_non_differentiable(stroke, pix)
+        return alpha, stroke, pix
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_alpha, *_):
+        g, stroke, ys, xs, t0, inner = ctx.saved_tensors
+        grad = torch.zeros(g.shape, dtype=torch.float64)
+        ga = grad_alpha.to(g.dtype).contiguous()
+        getattr(native.kernels(), "b13_cover_backward" + native.suffix(g.dtype))(
+            stroke.numel(), *map(native.ptr, (g, stroke, ys, xs, t0, inner, ga)), *ctx.origin,
+            native.ptr(grad),
+        )  # fmt: skip
+        return grad.to(g.dtype), *([None] * 8)
+
+
+def _native_entries(geo, segs_all, visible, x_lo, x_hi, y_lo, y_hi, oy: int, ox: int, base, stride: int):
+    """The entries of :func:`_entries_in_region` through the C kernel (CPU, float32/float64)."""
+    m = geo.shape[0]
+    with torch.no_grad():
+        gd = geo.detach()
+        chord = gd.new_zeros(m, 13, 2)  # (M, S + 1 <= 13, 2) seed polyline, as _coverage_entries builds it
+        for s in (3, 6, 12):
+            rows = (segs_all == s).nonzero().squeeze(1)
+            if rows.numel():
+                t = torch.linspace(0, 1, s + 1, dtype=gd.dtype)
+                w0, w1, w2 = (1 - t) ** 2, 2 * t * (1 - t), t**2
+                g = gd[rows]
+                chord[rows, : s + 1, 0] = g[:, 0:1] * w0 + g[:, 2:3] * w1 + g[:, 4:5] * w2
+                chord[rows, : s + 1, 1] = g[:, 1:2] * w0 + g[:, 3:4] * w1 + g[:, 5:6] * w2
+        bend = (gd[:, 0:2] - 2 * gd[:, 2:4] + gd[:, 4:6]).norm(dim=1)
+        sf = segs_all.to(gd.dtype)
+        reach = (0.55 + bend / (4 * sf**2) + (gd[:, 7] - gd[:, 6]).abs() / sf).contiguous()
+        box = torch.stack([y_lo - oy, x_lo - ox, y_hi - oy, x_hi - ox], 1).long()
+        box = torch.where(visible[:, None], box, 0).contiguous()  # (M, 4) y0, x0, y1, x1 in the region
+    return _NativeCoverage.apply(
+        geo, chord, segs_all.contiguous(), reach, box, base.contiguous(), stride, oy, ox
+    )
+
+
+def _entries_in_region(
+    geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int, base: torch.Tensor, backend: str = "auto"
+):
     """Sparse alpha of M strokes on the pixel region rows [oy, oy + hr), columns [ox, ox + wr).
 
     Each stroke is evaluated only inside its bounding box clipped to the region (and only on the pixels it
     can reach, see :func:`_coverage_entries`); strokes are grouped in buckets of similar box size and
-    processed in chunks.
+    processed in chunks. With ``backend`` ``"auto"`` on a CPU float32/float64 tensor and the native kernels
+    available (:mod:`common.native`), the same per-pixel computation runs in C, every box at its own size
+    (no buckets); ``"torch"`` forces the pure path (the reference).
 
     Args:
         geo: (M, 10) pixel geometry, differentiable.
+        base: (M,) long offset of each stroke's image in the flat pixel index (see Returns).
     Returns:
-        ``alpha (E,)`` differentiable, ``stroke (E,)`` long row of ``geo``, ``y, x (E,)`` long pixel position
-        relative to the region; each (stroke, pixel) pair at most once.
+        ``alpha (E,)`` differentiable, ``stroke (E,)`` long row of ``geo``, ``pix (E,)`` long
+        ``base[stroke] + y * wr + x`` with ``y, x`` the pixel position relative to the region; each
+        (stroke, pixel) pair at most once, grouped by stroke in stroke order.
     """
     m, dev = geo.shape[0], geo.device
     alphas, strokes, ys, xs = [], [], [], []
@@ -255,6 +328,8 @@ def _entries_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int):
     y_hi = torch.ceil(boxes[:, 3]).clamp(oy, oy + hr)
     visible = (x_hi > x_lo) & (y_hi > y_lo)
     segs_all = _segments_per_stroke(geo)
+    if m and backend != "torch" and native.usable(geo):
+        return _native_entries(geo, segs_all, visible, x_lo, x_hi, y_lo, y_hi, oy, ox, base, wr)
     key = segs_all * 4096 + _bucket(y_hi - y_lo) * 64 + _bucket(x_hi - x_lo)
     key = torch.where(visible, key, -1).cpu()
     for kv in torch.unique(key).tolist() if m else []:
@@ -275,11 +350,12 @@ def _entries_in_region(geo: torch.Tensor, oy: int, ox: int, hr: int, wr: int):
             xs.append(cx[j] - ox + ix)
     if not alphas:
         empty = torch.zeros(0, dtype=torch.long, device=dev)
-        return geo.new_zeros(0) + geo.sum() * 0, empty, empty, empty
-    return torch.cat(alphas), torch.cat(strokes), torch.cat(ys), torch.cat(xs)
+        return geo.new_zeros(0) + geo.sum() * 0, empty, empty
+    stroke = torch.cat(strokes)
+    return torch.cat(alphas), stroke, base[stroke] + torch.cat(ys) * wr + torch.cat(xs)
 
 
-def bezier13_alpha(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def bezier13_alpha(params: torch.Tensor, height: int, width: int, backend: str = "auto") -> torch.Tensor:
     """Coverage (alpha) of every stroke on a small canvas or patch.
 
     Args:
@@ -295,9 +371,10 @@ def bezier13_alpha(params: torch.Tensor, height: int, width: int) -> torch.Tenso
     _check_params(params)
     b, n, _ = params.shape
     geo = _to_pixels(params.reshape(b * n, -1), height, width)
-    alpha, stroke, y, x = _entries_in_region(geo, 0, 0, height, width)
+    base = torch.arange(b * n, device=geo.device) * (height * width)
+    alpha, _, pix = _entries_in_region(geo, 0, 0, height, width, base, backend)
     out = alpha.new_zeros(b * n * height * width)
-    return out.index_put((stroke * (height * width) + y * width + x,), alpha).view(b, n, height, width)
+    return out.index_put((pix,), alpha).view(b, n, height, width)
 
 
 def render_bezier13(
@@ -305,6 +382,7 @@ def render_bezier13(
     canvas: torch.Tensor,
     max_entries: int = _MAX_ENTRIES,
     layers: str = "auto",
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Composite bezier13 strokes in order (stroke 0 first) "over" a canvas.
 
@@ -348,9 +426,8 @@ def render_bezier13(
         k = hi - lo
         sub = params[:, lo:hi].reshape(b * k, 13)  # stroke s = image * k + index
         geo = _to_pixels(sub, h, w)
-        alpha, stroke, y, x = _entries_in_region(geo, 0, 0, h, w)
-        image = torch.div(stroke, k, rounding_mode="floor")
-        pix = image * (h * w) + y * w + x
+        base = torch.arange(b, device=params.device).repeat_interleave(k) * (h * w)  # (b * k,) image offset
+        alpha, stroke, pix = _entries_in_region(geo, 0, 0, h, w, base, backend)
         if layers == "index":
             layer = torch.arange(k, device=params.device).repeat(b)
         else:
@@ -364,7 +441,7 @@ def render_bezier13(
                 1,
             )  # (b * k, 5) image, y0, x0, y1, x1
             layer = box_layers(ib, b, h, w)
-        return composite_entries(out, pix, alpha, sub[:, 10:13], stroke, layer)
+        return composite_entries(out, pix, alpha, sub[:, 10:13], stroke, layer, backend=backend)
 
     return composite_in_segments(canvas, cost, max_entries, paint)
 

@@ -1,0 +1,285 @@
+/* Body of the native kernels, included once per floating type by kernels.c with REAL (float or double)
+ * and SFX (the name suffix: _f32 or _f64) defined. Every kernel runs one thread and repeats, operation by
+ * operation, what the pure PyTorch path of the same name computes (the reference), so the two agree to
+ * float rounding. Shape letters: M strokes, E entries, P canvas pixels, C channels. */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SFX)
+
+#ifndef ROW_CHUNK
+#define ROW_CHUNK 64
+#endif
+
+static inline REAL FN(clamp)(REAL v, REAL lo, REAL hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* torch.lerp on the CPU: self + w (end - self) for |w| < 0.5, end - (end - self) (1 - w) otherwise. */
+static inline REAL FN(lerp)(REAL self, REAL end, REAL w) {
+    return (w < (REAL)0.5 && w > (REAL)-0.5) ? self + w * (end - self) : end - (end - self) * ((REAL)1 - w);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * bezier13 coverage (common/renderers/bezier13.py: _coverage_entries + _polished_alpha, per pixel).
+ *
+ * geo (M, 10): p0x p0y p1x p1y p2x p2y rad0 rad2 op0 op2 in pixels; chord (M, 13, 2): the seed polyline's
+ * S + 1 points; segs (M,): S; reach (M,): the bound under which a pixel may be covered; box (M, 4): y0 x0 y1
+ * x1, half-open pixel ranges relative to the region whose top-left pixel is (oy, ox); base (M,) and stride:
+ * an entry's pix is base[i] + y * stride + x (y, x relative to the region).
+ * Writes the entries of covered pixels (coverage c > 0), stroke by stroke, row-major inside a box: stroke,
+ * pix, y and x (int32, relative to the region), alpha, t0 (the polished closest-point parameter) and inner
+ * (1 where the implicit-derivative Newton step applies). Returns E, or -1 when more than cap entries would
+ * be written.
+ *
+ * Work skipped, without changing any entry: on each box row only the pixels inside the hull of the row's
+ * intersections with the chords' bands |n . (p - a)| <= R (R = max radius + reach + 1 px, clipped to the
+ * chord's box grown by R) are searched: elsewhere every chord is farther than R, so d - r >= reach and the
+ * reference drops the pixel. A row is processed in chunks of ROW_CHUNK pixels, each step over all of them
+ * (branch-free, so the compiler vectorises the pixel loops).
+ */
+int64_t FN(b13_cover)(int64_t m, const REAL *geo, const REAL *chord, const int64_t *segs, const REAL *reach,
+                      const int64_t *box, const int64_t *base, int64_t stride, int64_t oy, int64_t ox,
+                      int64_t newton_steps, int64_t cap, int64_t *out_stroke, int64_t *out_pix,
+                      int32_t *out_y, int32_t *out_x, REAL *out_alpha, REAL *out_t0, REAL *out_inner) {
+    int64_t e = 0;
+    REAL cx[16], cy[16], dx[16], dy[16], len2[16];
+    for (int64_t i = 0; i < m; ++i) {
+        const REAL *g = geo + 10 * i;
+        const REAL p0x = g[0], p0y = g[1], p1x = g[2], p1y = g[3], p2x = g[4], p2y = g[5];
+        const REAL rad0 = g[6], rad2 = g[7], op0 = g[8], op2 = g[9];
+        const int64_t s_count = segs[i];
+        const REAL *ch = chord + 26 * i;
+        const REAL drd = rad2 - rad0, dop = op2 - op0, lim = (REAL)(1.0 / (double)s_count);
+        const REAL ax = p0x - 2 * p1x + p2x, ay = p0y - 2 * p1y + p2y, bx = p1x - p0x, by = p1y - p0y;
+        const double big_r = (double)(rad0 > rad2 ? rad0 : rad2) + (double)reach[i] + 1.0;
+        for (int64_t k = 0; k < s_count; ++k) {
+            cx[k] = ch[2 * k];
+            cy[k] = ch[2 * k + 1];
+            dx[k] = ch[2 * k + 2] - cx[k];
+            dy[k] = ch[2 * k + 3] - cy[k];
+            REAL l2 = dx[k] * dx[k] + dy[k] * dy[k];
+            len2[k] = l2 < (REAL)1e-12 ? (REAL)1e-12 : l2;
+        }
+        const int64_t *bx_ = box + 4 * i;
+        for (int64_t yy = bx_[0]; yy < bx_[2]; ++yy) {
+            const REAL ys = (REAL)(yy + oy) + (REAL)0.5;
+            /* the row's candidate span: hull of the chord bands on this row */
+            double lo = INFINITY, hi = -INFINITY;
+            for (int64_t k = 0; k < s_count; ++k) {
+                const double ax_ = cx[k], ay_ = cy[k], bx2 = cx[k] + dx[k], by2 = cy[k] + dy[k];
+                const double ylo = (ay_ < by2 ? ay_ : by2) - big_r, yhi = (ay_ > by2 ? ay_ : by2) + big_r;
+                if ((double)ys < ylo || (double)ys > yhi) continue;
+                double xlo = (ax_ < bx2 ? ax_ : bx2) - big_r, xhi = (ax_ > bx2 ? ax_ : bx2) + big_r;
+                const double ddx = dx[k], ddy = dy[k], len = sqrt(ddx * ddx + ddy * ddy);
+                if (fabs(ddy) > 1e-9 * (len + 1e-30)) {
+                    const double ee = (double)ys - ay_;
+                    double u1 = ax_ + (ddx * ee - big_r * len) / ddy, u2 = ax_ + (ddx * ee + big_r * len) / ddy;
+                    if (u1 > u2) { const double tmp = u1; u1 = u2; u2 = tmp; }
+                    xlo = u1 > xlo ? u1 : xlo;
+                    xhi = u2 < xhi ? u2 : xhi;
+                }
+                if (xlo > xhi) continue;
+                lo = xlo < lo ? xlo : lo;
+                hi = xhi > hi ? xhi : hi;
+            }
+            if (!(lo <= hi)) continue;
+            int64_t xa = (int64_t)floor(lo - (double)ox - 0.5) - 1, xb = (int64_t)ceil(hi - (double)ox - 0.5) + 2;
+            xa = xa < bx_[1] ? bx_[1] : xa;
+            xb = xb > bx_[3] ? bx_[3] : xb;
+            for (int64_t x0 = xa; x0 < xb; x0 += ROW_CHUNK) {
+                const int64_t n = xb - x0 < ROW_CHUNK ? xb - x0 : ROW_CHUNK;
+                REAL xs[ROW_CHUNK], best[ROW_CHUNK], tb[ROW_CHUNK], tn[ROW_CHUNK];
+                REAL al[ROW_CHUNK], cv[ROW_CHUNK], inn[ROW_CHUNK];
+                for (int64_t j = 0; j < n; ++j) {
+                    xs[j] = (REAL)(x0 + j + ox) + (REAL)0.5;
+                    best[j] = (REAL)INFINITY;
+                    tb[j] = 0;
+                }
+                /* seed: the chord minimising distance - radius (chord loop outside: the pixel loop vectorises) */
+                for (int64_t k = 0; k < s_count; ++k) {
+                    const REAL ry = ys - cy[k], ry2 = ry * ry, rdy = ry * dy[k];
+                    const REAL cxk = cx[k], dxk = dx[k], l2 = len2[k], kk = (REAL)k, sc = (REAL)s_count;
+                    for (int64_t j = 0; j < n; ++j) {
+                        const REAL rx = xs[j] - cxk;
+                        const REAL dist2 = ry2 + rx * rx;
+                        REAL proj = rdy + rx * dxk;
+                        REAL h = proj / l2;
+                        h = h < 0 ? 0 : h;
+                        h = h > 1 ? 1 : h;
+                        proj = (proj * 2 - h * l2) * h;
+                        REAL d = dist2 - proj;
+                        d = d < 0 ? 0 : d;
+                        d = SQRT(d);
+                        const REAL t = (h + kk) / sc;
+                        const REAL v = (d - rad0) - t * drd;
+                        tb[j] = best[j] > v ? t : tb[j];
+                        best[j] = v < best[j] ? v : best[j];
+                    }
+                }
+                /* Newton on phi(t) = u . v, u = C(t) - p, v = a t + b, steps clamped to one chord */
+                const REAL uy0 = p0y - ys;
+                for (int64_t j = 0; j < n; ++j) tn[j] = tb[j];
+                for (int64_t s = 0; s < newton_steps; ++s) {
+                    for (int64_t j = 0; j < n; ++j) {
+                        const REAL t = tn[j], ux0 = p0x - xs[j];
+                        const REAL vx = ax * t + bx, vy = ay * t + by;
+                        const REAL ux = (vx + bx) * t + ux0, uy = (vy + by) * t + uy0;
+                        const REAL gn = 2 * (vx * vx + vy * vy);
+                        const REAL dphi = gn + ux * ax + uy * ay;
+                        REAL curv = dphi > (REAL)1e-6 ? dphi : gn;
+                        curv = curv < (REAL)1e-9 ? (REAL)1e-9 : curv;
+                        REAL step = (ux * vx + uy * vy) / curv;
+                        step = step < -lim ? -lim : step;
+                        step = step > lim ? lim : step;
+                        REAL tnew = t - step;
+                        tnew = tnew < 0 ? 0 : tnew;
+                        tn[j] = tnew > 1 ? 1 : tnew;
+                    }
+                }
+                for (int64_t j = 0; j < n; ++j) {
+                    const REAL t = tn[j], ux0 = p0x - xs[j];
+                    const REAL vx = ax * t + bx, vy = ay * t + by;
+                    const REAL ux = (vx + bx) * t + ux0, uy = (vy + by) * t + uy0;
+                    REAL dphi = 2 * (vx * vx + vy * vy) + ux * ax + uy * ay;
+                    const REAL inner = ((t > 0) & (t < 1) & (dphi > (REAL)1e-6)) ? 1 : 0;
+                    /* the implicit-derivative step (a numerical no-op) and the coverage at its result */
+                    dphi = dphi < (REAL)1e-6 ? (REAL)1e-6 : dphi;
+                    const REAL tt = t - inner * (ux * vx + uy * vy) / dphi;
+                    const REAL qx = (ax * tt + 2 * bx) * tt + ux0, qy = (ay * tt + 2 * by) * tt + uy0;
+                    const REAL dist = SQRT(qx * qx + qy * qy + (REAL)1e-12);
+                    REAL c = (REAL)0.5 - dist + rad0 + tt * drd;
+                    c = c < 0 ? 0 : c;
+                    c = c > 1 ? 1 : c;
+                    cv[j] = best[j] < reach[i] ? c : 0; /* pixels the reference drops by its bound: none */
+                    al[j] = (op0 + tt * dop) * c * c * (3 - 2 * c);
+                    inn[j] = inner;
+                }
+                for (int64_t j = 0; j < n; ++j) {
+                    if (!(cv[j] > 0)) continue;
+                    if (e >= cap) return -1;
+                    out_stroke[e] = i;
+                    out_pix[e] = base[i] + yy * stride + x0 + j;
+                    out_y[e] = (int32_t)yy;
+                    out_x[e] = (int32_t)(x0 + j);
+                    out_alpha[e] = al[j];
+                    out_t0[e] = tn[j];
+                    out_inner[e] = inn[j];
+                    ++e;
+                }
+            }
+        }
+    }
+    return e;
+}
+
+/* Gradient of the entries' alpha with respect to geo: grad_geo (M, 10) += sum over entries of
+ * grad_alpha[e] * d alpha_e / d geo (the derivative of the differentiable part of the reference: the
+ * implicit-derivative Newton step from t0, then distance, radius, opacity and the smoothstep edge).
+ * Pixel centres are (oy + y + 0.5, ox + x + 0.5). Accumulates in double. */
+void FN(b13_cover_backward)(int64_t e_count, const REAL *geo, const int64_t *stroke, const int32_t *ey,
+                            const int32_t *ex, const REAL *t0s, const REAL *inners, const REAL *grad_alpha,
+                            int64_t oy, int64_t ox, double *grad_geo) {
+    for (int64_t e = 0; e < e_count; ++e) {
+        const REAL ga = grad_alpha[e];
+        if (ga == 0) continue;
+        const int64_t i = stroke[e];
+        const REAL *g = geo + 10 * i;
+        const REAL p0x = g[0], p0y = g[1], p1x = g[2], p1y = g[3], p2x = g[4], p2y = g[5];
+        const REAL rad0 = g[6], rad2 = g[7], op0 = g[8], op2 = g[9];
+        const REAL ax = p0x - 2 * p1x + p2x, ay = p0y - 2 * p1y + p2y, bx = p1x - p0x, by = p1y - p0y;
+        const REAL xs = (REAL)(ex[e] + ox) + (REAL)0.5, ys = (REAL)(ey[e] + oy) + (REAL)0.5;
+        const REAL t0 = t0s[e], inner = inners[e];
+        const REAL ux0 = p0x - xs, uy0 = p0y - ys;
+        /* forward again */
+        const REAL vx = ax * t0 + bx, vy = ay * t0 + by;
+        const REAL ux = (vx + bx) * t0 + ux0, uy = (vy + by) * t0 + uy0;
+        const REAL dphi_raw = 2 * (vx * vx + vy * vy) + ux * ax + uy * ay;
+        const REAL dphi = dphi_raw < (REAL)1e-6 ? (REAL)1e-6 : dphi_raw;
+        const REAL phi = ux * vx + uy * vy;
+        const REAL tt = t0 - inner * phi / dphi;
+        const REAL qx = (ax * tt + 2 * bx) * tt + ux0, qy = (ay * tt + 2 * by) * tt + uy0;
+        const REAL dist = SQRT(qx * qx + qy * qy + (REAL)1e-12);
+        const REAL craw = (REAL)0.5 - dist + rad0 + tt * (rad2 - rad0);
+        const double c = (double)FN(clamp)(craw, 0, 1);
+        const double o = (double)op0 + (double)tt * ((double)op2 - (double)op0);
+        /* backward, in double */
+        const double gd = (double)ga, t = (double)tt;
+        const double go = gd * c * c * (3 - 2 * c);
+        const double gc = (craw >= 0 && craw <= 1) ? gd * o * (6 * c - 6 * c * c) : 0.0;
+        double gt = go * ((double)op2 - (double)op0) + gc * ((double)rad2 - (double)rad0);
+        const double gdist = -gc;
+        const double gqx = gdist * qx / dist, gqy = gdist * qy / dist;
+        double gax = gqx * t * t, gay = gqy * t * t, gbx = 2 * t * gqx, gby = 2 * t * gqy;
+        double gp0x = gqx, gp0y = gqy;
+        gt += gqx * (2 * ax * t + 2 * bx) + gqy * (2 * ay * t + 2 * by);
+        if (inner != 0) {
+            const double gphi = -gt / dphi;
+            const double gdphi = dphi_raw >= (REAL)1e-6 ? gt * phi / ((double)dphi * dphi) : 0.0;
+            double gux = gphi * vx + ax * gdphi, guy = gphi * vy + ay * gdphi;
+            double gvx = gphi * ux + 4 * vx * gdphi, gvy = gphi * uy + 4 * vy * gdphi;
+            gax += ux * gdphi;
+            gay += uy * gdphi;
+            gvx += t0 * gux;
+            gvy += t0 * guy;
+            gbx += t0 * gux;
+            gby += t0 * guy;
+            gp0x += gux;
+            gp0y += guy;
+            gax += t0 * gvx;
+            gay += t0 * gvy;
+            gbx += gvx;
+            gby += gvy;
+        }
+        double *out = grad_geo + 10 * i;
+        out[0] += gp0x + gax - gbx;
+        out[1] += gp0y + gay - gby;
+        out[2] += -2 * gax + gbx;
+        out[3] += -2 * gay + gby;
+        out[4] += gax;
+        out[5] += gay;
+        out[6] += gc * (1 - t);
+        out[7] += gc * t;
+        out[8] += go * (1 - t);
+        out[9] += go * t;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Box-over compositing (common/compositing.py: _OverEntries), entries in an order that paints every pixel's
+ * strokes in stroke order. canvas (P, C) channel-last, painted in place; color (M, C) with stroke (E,), or
+ * (E, C) per entry when stroke is NULL; old (E, C) receives the canvas value under each entry. */
+void FN(over_forward)(int64_t e_count, int64_t channels, REAL *canvas, const int64_t *pix, const REAL *alpha,
+                      const REAL *color, const int64_t *stroke, REAL *old) {
+    for (int64_t e = 0; e < e_count; ++e) {
+        REAL *px = canvas + pix[e] * channels;
+        const REAL *c = color + (stroke ? stroke[e] : e) * channels;
+        const REAL a = alpha[e];
+        for (int64_t k = 0; k < channels; ++k) {
+            old[e * channels + k] = px[k];
+            px[k] = FN(lerp)(px[k], c[k], a);
+        }
+    }
+}
+
+/* Reverse replay: grad (P, C) in/out (becomes dL/dcanvas), grad_alpha (E,) = sum_C g (c - old),
+ * grad_color += g a (per stroke (M, C) with stroke, per entry (E, C) without); either may be NULL. */
+void FN(over_backward)(int64_t e_count, int64_t channels, REAL *grad, const int64_t *pix, const REAL *alpha,
+                       const REAL *color, const int64_t *stroke, const REAL *old, REAL *grad_alpha,
+                       REAL *grad_color) {
+    for (int64_t e = e_count - 1; e >= 0; --e) {
+        REAL *gp = grad + pix[e] * channels;
+        const int64_t ci = (stroke ? stroke[e] : e) * channels;
+        const REAL a = alpha[e], keep = (REAL)1 - a;
+        REAL acc = 0;
+        for (int64_t k = 0; k < channels; ++k) {
+            const REAL g = gp[k];
+            acc += (color[ci + k] - old[e * channels + k]) * g;
+            if (grad_color) grad_color[ci + k] += g * a;
+            gp[k] = g * keep;
+        }
+        if (grad_alpha) grad_alpha[e] = acc;
+    }
+}
+
+#undef FN
+#undef CAT
+#undef CAT_
