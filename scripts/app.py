@@ -57,6 +57,23 @@ LIMITS = {
 }
 KEEP_RUNS = 20  # request folders kept on disk
 
+#: The knobs of a request (what :meth:`Runner.run` takes) and how each is read from its widget's value.
+KNOB_TYPES = {
+    "side": int,
+    "strokes": int,
+    "mode": lambda label: 1 if label.startswith("1") else 3,  # "1: compositor regions" | "3: uniform grid"
+    "style": str,
+    "steps": int,
+    "stipple_method": str,
+    "points": int,
+    "line_style": str,
+    "make_lines": bool,
+    "sketch_strokes": int,
+    "rounds": int,
+    "iterations": int,
+    "video": bool,
+}
+
 
 class Runner:
     """Runs one request of any method into its own folder; holds the models, each loaded once.
@@ -355,44 +372,12 @@ def build_app(runner: Runner):
             return arr, f"uploaded {Path(upload).name}: {arr.shape[1]}x{arr.shape[0]} px"
         return bundled(name), f"bundled photo `{name}`"
 
-    def run(
-        upload,
-        name,
-        method_label,
-        side,
-        strokes,
-        mode,
-        style,
-        steps,
-        stipple_method,
-        points,
-        line_style,
-        make_lines,
-        sketch_strokes,
-        rounds,
-        iterations,
-        video,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008 - Gradio's way to ask for a progress bar
-    ):
+    def run(values, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's progress bar
+        """One request: ``values`` maps each input component of the page to its value."""
         try:
-            photo = load_upload(upload) if upload else bundled(name)
-            method = METHODS[method_label]
-            knobs = {
-                "side": int(side),
-                "strokes": int(strokes),
-                "mode": 1 if mode.startswith("1") else 3,
-                "style": style,
-                "steps": int(steps),
-                "stipple_method": stipple_method,
-                "points": int(points),
-                "line_style": line_style,
-                "make_lines": bool(make_lines),
-                "sketch_strokes": int(sketch_strokes),
-                "rounds": int(rounds),
-                "iterations": int(iterations),
-                "video": bool(video),
-            }
-            res = runner.run(method, photo, knobs, progress)  # the methods log to the server console
+            photo = load_upload(values[upload]) if values[upload] else bundled(values[name])
+            settings = {key: KNOB_TYPES[key](values[knob]) for key, knob in knobs.items()}
+            res = runner.run(METHODS[values[method]], photo, settings, progress)  # logs on the console
         except UserError as exc:
             raise gr.Error(f"error: {exc}", print_exception=False) from None
         except SystemExit:  # an argparse error inside a test.py main (already printed on the console)
@@ -402,7 +387,7 @@ def build_app(runner: Runner):
         files = [str(p) for p in res["downloads"]]
         return str(res["result"]), (str(res["process"]) if res["process"] else None), files, res["summary"]
 
-    method_groups = {}
+    method_groups, knobs = {}, {}  # knobs: the inputs of Runner.run, by name (see KNOB_TYPES)
     with gr.Blocks(title="StrokeLab demo") as app:
         gr.Markdown(
             "# StrokeLab\nTurn a photo into a painting, a stipple drawing, refined line art or a vector "
@@ -419,7 +404,7 @@ def build_app(runner: Runner):
                 preview = gr.Image(label="input", interactive=False, height=220, elem_id="preview")
             with gr.Column(scale=1):
                 method = gr.Radio(list(METHODS), value="CNP painting", label="method", elem_id="method")
-                side = gr.Slider(
+                knobs["side"] = gr.Slider(
                     64,
                     LIMITS["side"],
                     value=256,
@@ -427,26 +412,26 @@ def build_app(runner: Runner):
                     label="working size (long side, px)",
                     elem_id="side",
                 )
-                video = gr.Checkbox(
+                knobs["video"] = gr.Checkbox(
                     value=True, label="record the process (painters and sketching)", elem_id="video"
                 )
                 with gr.Group(visible=True) as method_groups["cnp"]:
-                    strokes = gr.Slider(
+                    knobs["strokes"] = gr.Slider(
                         5, LIMITS["cnp_strokes"], value=500, step=5, label="strokes", elem_id="cnp_strokes"
                     )
-                    mode = gr.Radio(
+                    knobs["mode"] = gr.Radio(
                         ["1: compositor regions", "3: uniform grid"],
                         value="1: compositor regions",
                         label="mode",
                     )
                 with gr.Group(visible=False) as method_groups["segpaint"]:
-                    style = gr.Radio(list(SEGPAINT_STYLES), value="realistic", label="style")
-                    steps = gr.Slider(
+                    knobs["style"] = gr.Radio(list(SEGPAINT_STYLES), value="realistic", label="style")
+                    knobs["steps"] = gr.Slider(
                         5, LIMITS["segpaint_steps"], value=20, step=5, label="Adam steps per pass"
                     )
                 with gr.Group(visible=False) as method_groups["stipple"]:
-                    stipple_method = gr.Radio(["wvs", "lbg", "net"], value="wvs", label="stippler")
-                    points = gr.Number(
+                    knobs["stipple_method"] = gr.Radio(["wvs", "lbg", "net"], value="wvs", label="stippler")
+                    knobs["points"] = gr.Number(
                         value=2048,
                         minimum=16,
                         maximum=LIMITS["stipple_points"],
@@ -455,12 +440,12 @@ def build_app(runner: Runner):
                         elem_id="points",
                     )
                 with gr.Group(visible=False) as method_groups["linerefiner"]:
-                    line_style = gr.Radio(["taper", "nib"], value="taper", label="style")
-                    make_lines = gr.Checkbox(
+                    knobs["line_style"] = gr.Radio(["taper", "nib"], value="taper", label="style")
+                    knobs["make_lines"] = gr.Checkbox(
                         value=True, label="the input is a photo: make line art first (XDoG)"
                     )
                 with gr.Group(visible=False) as method_groups["sketching"]:
-                    sketch_strokes = gr.Slider(
+                    knobs["sketch_strokes"] = gr.Slider(
                         4,
                         LIMITS["sketch_strokes"],
                         value=32,
@@ -468,10 +453,10 @@ def build_app(runner: Runner):
                         label="strokes",
                         elem_id="sketch_strokes",
                     )
-                    rounds = gr.Slider(
+                    knobs["rounds"] = gr.Slider(
                         1, LIMITS["sketch_rounds"], value=1, step=1, label="rounds (regions + 1)"
                     )
-                    iterations = gr.Slider(
+                    knobs["iterations"] = gr.Slider(
                         10,
                         LIMITS["sketch_iterations"],
                         value=100,
@@ -501,24 +486,7 @@ def build_app(runner: Runner):
         app.load(pick_photo, [upload, name], [preview, status])
         go.click(
             run,
-            [
-                upload,
-                name,
-                method,
-                side,
-                strokes,
-                mode,
-                style,
-                steps,
-                stipple_method,
-                points,
-                line_style,
-                make_lines,
-                sketch_strokes,
-                rounds,
-                iterations,
-                video,
-            ],
+            {upload, name, method, *knobs.values()},
             [result, process, downloads, info],
             concurrency_limit=1,
         )
