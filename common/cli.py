@@ -190,33 +190,31 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def _in_range(kind: type, lo: float, hi: float) -> Callable[[str], int | float]:
+    """argparse type: a number of ``kind`` (int or float) in the closed interval ``[lo, hi]``."""
+    name = "an integer" if kind is int else "a number"
+
+    def parse(text: str) -> int | float:
+        value = _number(text, kind)
+        if not (lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"expected {name} in [{lo}, {hi}], got {text!r}")
+        return value
+
+    parse.__name__ = f"{'integer' if kind is int else 'float'} in [{lo}, {hi}]"
+    return parse
+
+
 def float_in(lo: float, hi: float) -> Callable[[str], float]:
     """argparse type factory: a float in the closed interval ``[lo, hi]``.
 
     Example: ``parser.add_argument("--w_perc", type=float_in(0, 10))``.
     """
-
-    def parse(text: str) -> float:
-        value = _number(text, float)
-        if not (lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"expected a number in [{lo}, {hi}], got {text!r}")
-        return value
-
-    parse.__name__ = f"float in [{lo}, {hi}]"
-    return parse
+    return _in_range(float, lo, hi)
 
 
 def int_in(lo: int, hi: int) -> Callable[[str], int]:
     """argparse type factory: an integer in the closed interval ``[lo, hi]``."""
-
-    def parse(text: str) -> int:
-        value = _number(text, int)
-        if not (lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}")
-        return value
-
-    parse.__name__ = f"integer in [{lo}, {hi}]"
-    return parse
+    return _in_range(int, lo, hi)
 
 
 def run_main(main_fn: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | None = None) -> NoReturn:

@@ -77,6 +77,16 @@ def _seed() -> None:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for the test (restored after): the shared 2-core machine stalls multi-threaded
+    small ops. A module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def rng() -> torch.Generator:
     """CPU torch generator seeded with 0."""
     return torch.Generator().manual_seed(0)

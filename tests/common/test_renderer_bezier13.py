@@ -15,14 +15,7 @@ from common.renderers.bezier13 import (
 )
 from common.svg import rasterize_svg, strokes_to_svg
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The shared 2-core machine stalls multi-threaded small ops; keep these tests single-threaded."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _strokes(n: int, b: int = 1, max_r: float = 0.3, gen=None, dtype=torch.float32) -> torch.Tensor:

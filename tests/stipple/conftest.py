@@ -4,12 +4,9 @@ threads cost far more than they save (measured: 80 s vs 3.5 s for test_stipplers
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
+    """Every stippling test takes the suite's ``one_thread`` fixture (tests/conftest.py)."""
     yield
-    torch.set_num_threads(before)

@@ -54,30 +54,18 @@ def _check_outputs(out: Path, stem: str, points: int):
     return metrics
 
 
+def _stipple_camera(photo, out, points: int, capsys, *flags: str):
+    """stipple/test.py on the camera photo (120 mm plotter SVG, 256 px PNG): it succeeds and writes the
+    per-image outputs with exactly ``points`` stipples."""
+    argv = [str(photo), "--points", str(points), *flags, "--size_mm", "120", "--render_side", "256"]
+    code, _ = _run(stipple_test.main, [*argv, "--output_dir", str(out)], capsys)
+    assert code == 0
+    return _check_outputs(out, "camera", points)
+
+
 @pytest.mark.parametrize("method", ["wvs", "lbg"])
 def test_classical_on_real_photo(method, camera_png, tmp_path, capsys):
-    out = tmp_path / "out"
-    code, _ = _run(
-        stipple_test.main,
-        [
-            str(camera_png),
-            "--method",
-            method,
-            "--points",
-            "200",
-            "--n_iter",
-            "8",
-            "--size_mm",
-            "120",
-            "--render_side",
-            "256",
-            "--output_dir",
-            str(out),
-        ],
-        capsys,
-    )
-    assert code == 0
-    _check_outputs(out, "camera", 200)
+    _stipple_camera(camera_png, tmp_path / "out", 200, capsys, "--method", method, "--n_iter", "8")
 
 
 def test_net_on_real_photo(camera_png, tmp_path, capsys):
@@ -92,32 +80,8 @@ def test_net_on_real_photo(camera_png, tmp_path, capsys):
         provenance={"offline_encoder": None},
         half=True,
     )
-    out = tmp_path / "out"
-    code, _ = _run(
-        stipple_test.main,
-        [
-            str(camera_png),
-            "--method",
-            "net",
-            "--points",
-            "300",
-            "--checkpoint",
-            str(ckpt),
-            "--radius",
-            "tone",
-            "--relax",
-            "1",
-            "--size_mm",
-            "120",
-            "--render_side",
-            "256",
-            "--output_dir",
-            str(out),
-        ],
-        capsys,
-    )
-    assert code == 0
-    _check_outputs(out, "camera", 300)  # any count, not only G x G
+    flags = ["--method", "net", "--checkpoint", str(ckpt), "--radius", "tone", "--relax", "1"]
+    _stipple_camera(camera_png, tmp_path / "out", 300, capsys, *flags)  # any count, not only G x G
 
 
 def test_module_entry_point_bad_input_one_line(tmp_path):
