@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from common.errors import UserError
-from scripts.app import LIMITS, Runner, check_knobs, limits_markdown, load_upload
+from scripts.app_requests import LIMITS, Runner, check_knobs, limits_markdown, load_upload
 from scripts.make_gallery import Caption, Run, save_gif, write_caption
 
 KNOBS = {
