@@ -45,7 +45,6 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: shipped)")
     parser.add_argument("--compositor", default=None, help="compositor checkpoint (default: shipped)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
     return parser
 
@@ -56,7 +55,6 @@ def main(argv=None) -> int:
         raise UserError(
             f"--per_region must be a multiple of 5 (5 strokes per painter call), got {args.per_region}"
         )
-    import torch
 
     from common.checkpoint import default_checkpoint
     from common.device import get_device, seed_everything
@@ -65,8 +63,6 @@ def main(argv=None) -> int:
     from compositor.run import CNPConfig, paint_file
     from painter.model import load_painter
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     cfg = CNPConfig(
         args.stroke_num, args.mode, args.size, args.refine, args.refine_size, args.per_region, args.video,
         args.video_format, args.seed, not args.no_progress,
