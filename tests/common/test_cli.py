@@ -146,3 +146,22 @@ def test_prepare_output_dir(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputDirError, match="existing file"):
         prepare_output_dir(tmp_path / "f")
+
+
+def test_config_kwargs_takes_the_flags_that_name_config_fields():
+    import dataclasses
+
+    from common.cli import ArgumentParser, config_kwargs
+
+    @dataclasses.dataclass
+    class Cfg:
+        steps: int = 10
+        lr: float = 0.1
+
+    parser = ArgumentParser(thread_policy=False)
+    parser.add_argument("--steps", type=int, default=Cfg.steps)
+    parser.add_argument("--output_dir", default="runs/x")
+    args = parser.parse_args(["--steps", "3"])
+    assert Cfg(**config_kwargs(Cfg, vars(args))) == Cfg(steps=3, lr=0.1)  # output_dir is not a field
+    with pytest.raises(TypeError):
+        config_kwargs(dict, {"steps": 1})

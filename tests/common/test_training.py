@@ -13,7 +13,7 @@ import torch
 
 from common.checkpoint import load_checkpoint
 from common.errors import CheckpointError
-from common.training import TrainLoop
+from common.training import TrainLoop, export_best
 
 
 @dataclass
@@ -141,6 +141,42 @@ def test_keep_best_writes_only_on_improvement(tmp_path, mode, values, writes):
         ("model_best.pt", "best", values[s - 1]) for s in writes
     ]
     assert exported[-1][:2] == ("model_last.pt", "last")
+
+
+def test_export_model_writes_the_fp16_shipped_file_and_export_best_copies_the_best(tmp_path):
+    """export_model: the loop writes <name>_best.pt / _last.pt itself (fp16 weights, config, step, figures,
+    tag); export_best: the --export copy of best.pt (else last.pt), no optimizer state."""
+    net, opt = _objects()
+    values = [3.0, 1.0, 2.0]
+    loop = TrainLoop(
+        tmp_path,
+        config=TinyConfig(),
+        state={"model": net, "opt": opt},
+        max_steps=3,
+        save_every=0,
+        best_metric="val",
+        export_model=net,
+        export_name="tiny",
+        provenance={"data": "random"},
+    )
+    for step in loop.steps():
+        _train_step(net, opt)
+        if loop.report(step, val=values[step]):
+            best_weight = net.weight.detach().clone()
+    loop.close()
+    best, last = load_checkpoint(tmp_path / "tiny_best.pt"), load_checkpoint(tmp_path / "tiny_last.pt")
+    assert (best["step"], best["metrics"]["val"], best["provenance"]["tag"]) == (2, 1.0, "best")
+    assert (last["step"], last["provenance"]["tag"], last["provenance"]["data"]) == (3, "last", "random")
+    assert best["model"]["weight"].dtype == torch.float16 and best["config"] == asdict(TinyConfig())
+    torch.testing.assert_close(best["model"]["weight"].float(), best_weight, atol=1e-3, rtol=1e-3)
+    assert export_best(tmp_path, tmp_path / "ship.pt") == tmp_path / "best.pt"
+    ship = load_checkpoint(tmp_path / "ship.pt")
+    assert ship["step"] == 2 and ship["model"]["weight"].dtype == torch.float16
+    assert "opt" not in (ship["extra"] or {}).get("state", {}) and ship["extra"]["loop"]["best"] == 1.0
+    (tmp_path / "best.pt").unlink()
+    assert export_best(tmp_path, tmp_path / "ship.pt") == tmp_path / "last.pt"
+    with pytest.raises(ValueError, match="not both"):
+        TrainLoop(tmp_path / "x", state={"model": net}, export=print, export_model=net)
 
 
 def test_best_figure_survives_resume(tmp_path):
