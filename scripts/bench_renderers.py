@@ -3,9 +3,11 @@
     python scripts/bench_renderers.py --compare --threads 1   # issue 12: old path vs box-over, side by side
     python scripts/bench_renderers.py --compare --workloads segpaint,sketch --timeout 120
 
-``--compare`` (issue 12) runs every workload below twice, each in a fresh subprocess: ``old`` = the renderers
-as they were at ``scripts.baseline.BASELINE_COMMIT`` (loaded from git history, the compositing of every
-renderer before the box-over operation) and ``new`` = this tree. Per run: seconds per pass (median of
+``--compare`` (issue 12) runs every workload below once per version (``--versions``, default ``old,new``),
+each in a fresh subprocess: ``old`` = the renderers as they were at ``scripts.baseline.BASELINE_COMMIT``
+(loaded from git history, the compositing of every renderer before the box-over operation), ``new`` = this
+tree, and ``pure`` = this tree with ``STROKELAB_NATIVE=0`` (the pure PyTorch path, no C kernels, as on a GPU
+or without a compiler). Per run: seconds per pass (median of
 ``--reps`` after a warm-up; the two large ones run once, no warm-up), strokes per second, peak resident set
 size and its growth during the run (CUDA: ``max_memory_allocated``), and the fraction of the machine's
 arithmetic peak: element operations of the pass (every non-view aten op counts one operation per output
@@ -278,11 +280,13 @@ def _child_rss_mb(pid: int) -> float:
         return 0.0
 
 
-def run_child(cmd: list[str], timeout: float, kill_gb: float) -> tuple[str, str, int, str | None]:
+def run_child(
+    cmd: list[str], timeout: float, kill_gb: float, env: dict | None = None
+) -> tuple[str, str, int, str | None]:
     """Run ``cmd``, watching its resident set: killed above ``kill_gb`` GB or after ``timeout`` seconds (the
     machine is shared). Returns ``(stdout, stderr, returncode, why_killed or None)``; ``stdout`` holds what
     the child printed before a kill."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     start, peak = time.perf_counter(), 0.0
     while proc.poll() is None:
         peak = max(peak, _child_rss_mb(proc.pid))
@@ -331,7 +335,7 @@ def _renderer_modules(version: str) -> dict:
         "dots": "common.renderers.dots",
         "painter": "segpaint.painter",
     }
-    if version == "new":
+    if version in ("new", "pure"):  # "pure": the child runs with STROKELAB_NATIVE=0 (run_workload)
         return {k: importlib.import_module(v) for k, v in names.items()}
     from scripts.baseline import load_baseline
 
@@ -471,7 +475,8 @@ def run_workload(name: str, version: str, args) -> dict:
         sys.executable, "-m", "scripts.bench_renderers", "--workload_child", f"{name}:{version}",
         "--device", args.device, "--threads", str(torch.get_num_threads()), "--reps", str(args.reps),
     ] + (["--no_count_ops"] if args.no_count_ops else [])  # fmt: skip
-    out, err, code, killed = run_child(cmd, args.timeout, args.memory_kill_gb)
+    env = {**os.environ, "STROKELAB_NATIVE": "0"} if version == "pure" else None
+    out, err, code, killed = run_child(cmd, args.timeout, args.memory_kill_gb, env=env)
     lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
     if killed:
         if lines and "not done" in killed:  # timed pass done, killed while counting operations
@@ -489,6 +494,9 @@ def compare(args, device: torch.device) -> dict:
     unknown = [w for w in names if w not in WORKLOADS]
     if unknown:
         raise SystemExit(f"error: unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
+    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
+    if not versions or any(v not in ("old", "pure", "new") for v in versions):
+        raise SystemExit(f"error: --versions takes old, pure and/or new, got {args.versions!r}")
     peak = matmul_peak(device)
     print(
         f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s); float32 matmul "
@@ -497,7 +505,7 @@ def compare(args, device: torch.device) -> dict:
     )
     rows = []
     for name in names:
-        for version in ("old", "new"):
+        for version in versions:
             row = run_workload(name, version, args)
             row["load_average"] = os.getloadavg()[0]
             rows.append(row)
@@ -518,7 +526,7 @@ def compare(args, device: torch.device) -> dict:
         frac = f"{100 * ops / r['seconds'] / peak:6.2f}%" if ops else "      -"
         old = by.get((r["workload"], "old"), {})
         speed = ""
-        if r["version"] == "new":
+        if r["version"] != "old":
             speed = (
                 f"{old['seconds'] / r['seconds']:5.2f}x, {old['cpu_seconds'] / r['cpu_seconds']:5.2f}x"
                 if "seconds" in old
@@ -570,6 +578,11 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=positive_int, default=300, help="with --compare: seconds per run")
     parser.add_argument(
         "--no_count_ops", action="store_true", help="with --compare: skip the op-counting pass"
+    )
+    parser.add_argument(
+        "--versions",
+        default="old,new",
+        help="with --compare: comma list of old (git baseline), pure (this tree, native kernels off), new",
     )
     parser.add_argument("--workload_child", default=None, help=argparse_hidden())
     args = parser.parse_args(argv)

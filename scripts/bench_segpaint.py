@@ -8,10 +8,11 @@
 
 ``--versions old,new`` paints every image twice, side by side: ``old`` is segpaint's painter, renderer and
 compositing as they were at ``scripts.baseline.BASELINE_COMMIT`` (loaded from git history: full-window
-alphas composited stroke by stroke), ``new`` this tree (box-over compositing); it prints both rows, wall
-and CPU seconds (``time.process_time``: less sensitive to other users of the machine), the load average
-beside each, and the speed-up. Adam amplifies float rounding differences, so the two paintings are not
-identical pixel for pixel; their L1 is what is compared.
+alphas composited stroke by stroke), ``new`` this tree (box-over compositing, native kernels on the CPU);
+``pure`` (e.g. ``--versions old,pure,new``) is this tree with the native kernels off (``common.native``).
+It prints one row per version, wall and CPU seconds (``time.process_time``: less sensitive to other users
+of the machine), the load average beside each, and the speed-ups over ``old``. Adam amplifies float rounding
+differences, so the paintings are not identical pixel for pixel; their L1 is what is compared.
 
 Targets (issue 2): mean L1 <= 0.035 at 512 px with about 4000 strokes (the paper reports 0.016-0.038),
 at most 10 minutes per image on the 2-core CPU. Results are printed as a table and, with --output_dir,
@@ -20,6 +21,7 @@ written with every painting's outputs (segpaint/test.py's layout).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -41,12 +43,13 @@ def main(argv=None) -> None:
     parser.add_argument("--versions", default="new", help="comma list of old,new (old: from git history)")
     args = parser.parse_args(argv)
     versions = [v.strip() for v in args.versions.split(",") if v.strip()]
-    if not versions or any(v not in ("old", "new") for v in versions):
-        parser.error(f"--versions takes old and/or new, got {args.versions!r}")
+    if not versions or any(v not in ("old", "pure", "new") for v in versions):
+        parser.error(f"--versions takes old, pure and/or new, got {args.versions!r}")
 
     import torch
 
     import segpaint.painter as new_painter
+    from common import native
     from common.data import bundled_photo_tensor
     from common.metrics import image_metrics
     from segpaint.config import style_config
@@ -55,7 +58,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = style_config("realistic", preset=args.preset, iter_steps=args.iter_steps, max_side=args.max_side)
-    painters = {"new": new_painter}
+    painters = {"new": new_painter, "pure": new_painter}
     if "old" in versions:
         from scripts.baseline import load_baseline
 
@@ -71,19 +74,26 @@ def main(argv=None) -> None:
     )
     from dataclasses import replace
 
-    for version in versions:  # warm-up (first-call costs of torch and the imports), not timed
+    def mode(version):  # "pure": this tree with the native kernels off (common.native.disabled)
+        return native.disabled() if version == "pure" else contextlib.nullcontext()
+
+    for version in versions:  # warm-up (first-call costs of torch, the imports, the kernel build), not timed
         painter = painters[version]
         tiny = bundled_photo_tensor(args.images[0], max_side=32)
-        painter.paint(tiny, replace(cfg, iter_steps=1), neural or painter.analytic_alpha, log=lambda m: None)
+        with mode(version):
+            painter.paint(
+                tiny, replace(cfg, iter_steps=1), neural or painter.analytic_alpha, log=lambda m: None
+            )
     for name in args.images:
         image = bundled_photo_tensor(name, max_side=args.max_side)
         for version in versions:
             painter = painters[version]
             alpha_fn = neural if neural is not None else painter.analytic_alpha
             t0, c0 = time.time(), time.process_time()
-            res = painter.paint(
-                image, cfg, alpha_fn, seed=args.seed, log=lambda m: print("  " + m, flush=True)
-            )
+            with mode(version):
+                res = painter.paint(
+                    image, cfg, alpha_fn, seed=args.seed, log=lambda m: print("  " + m, flush=True)
+                )
             sec, cpu = time.time() - t0, time.process_time() - c0
             m = image_metrics(res.canvas, image)
             load = os.getloadavg()[0]
@@ -110,20 +120,24 @@ def main(argv=None) -> None:
             f"{version}: mean L1 {sum(r[2]['l1'] for r in mine) / len(mine):.4f}, "
             f"total {sum(r[4] for r in mine):.0f} s (CPU {sum(r[5] for r in mine):.0f} s)"
         )
-    if len(versions) == 2:
+    if "old" in versions and len(versions) >= 2:
         by = {(r[0], r[1]): r for r in rows}
-        for name in args.images:
-            o, n = by[(name, "old")], by[(name, "new")]
-            print(
-                f"{name:10s} new/old speed-up {o[4] / n[4]:.2f}x wall, {o[5] / n[5]:.2f}x CPU; "
-                f"L1 old {o[2]['l1']:.4f} new {n[2]['l1']:.4f}"
-            )
         tot = {
             v: (sum(r[4] for r in rows if r[1] == v), sum(r[5] for r in rows if r[1] == v)) for v in versions
         }
-        print(
-            f"all images: {tot['old'][0] / tot['new'][0]:.2f}x wall, {tot['old'][1] / tot['new'][1]:.2f}x CPU"
-        )
+        for v in versions:
+            if v == "old":
+                continue
+            for name in args.images:
+                o, n = by[(name, "old")], by[(name, v)]
+                print(
+                    f"{name:10s} {v}/old speed-up {o[4] / n[4]:.2f}x wall, {o[5] / n[5]:.2f}x CPU; "
+                    f"L1 old {o[2]['l1']:.4f} {v} {n[2]['l1']:.4f}"
+                )
+            print(
+                f"all images, {v}/old: {tot['old'][0] / tot[v][0]:.2f}x wall, "
+                f"{tot['old'][1] / tot[v][1]:.2f}x CPU"
+            )
     rows = [(r[0], None, r[2], r[3], r[4]) for r in rows if r[1] == versions[-1]]
     mean_l1 = sum(r[2]["l1"] for r in rows) / len(rows)
     print(

@@ -22,6 +22,7 @@ called with ``ctypes`` on the tensors' data pointers, so inputs must be contiguo
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["kernels", "unavailable_reason", "usable", "ptr", "suffix"]
+__all__ = ["kernels", "unavailable_reason", "usable", "disabled", "ptr", "suffix"]
 
 _SOURCES = ("kernels.c", "kernels_impl.h")
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
@@ -61,6 +62,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         f = getattr(lib, "b13_cover_backward" + sfx)
         f.restype = None
         f.argtypes = [i64, vp, vp, vp, vp, vp, vp, vp, i64, i64, vp]
+        f = getattr(lib, "curve_select" + sfx)
+        f.restype = i64
+        f.argtypes = [i64, vp, i64, vp, i64, vp, vp, i64, i64, vp, vp, vp, vp]
         f = getattr(lib, "over_forward" + sfx)
         f.restype = None
         f.argtypes = [i64, i64, vp, vp, vp, vp, vp, vp]
@@ -120,9 +124,22 @@ def unavailable_reason() -> str | None:
     return _state.get("reason")
 
 
+@contextlib.contextmanager
+def disabled():
+    """Context in which :func:`usable` is ``False``: every caller takes its pure PyTorch path (the
+    reference; used by the tests and by the benchmarks' ``pure`` rows). Not thread-safe."""
+    _state["off"] = _state.get("off", 0) + 1
+    try:
+        yield
+    finally:
+        _state["off"] -= 1
+
+
 def usable(*tensors: torch.Tensor) -> bool:
     """Whether the native kernels can take these tensors: all on the CPU, float32 or float64 (the floating
-    ones, all of one dtype), and the library available."""
+    ones, all of one dtype), the library available and not :func:`disabled`."""
+    if _state.get("off"):
+        return False
     dtypes = {t.dtype for t in tensors if t.is_floating_point()}
     if len(dtypes) != 1 or dtypes - {torch.float32, torch.float64}:
         return False

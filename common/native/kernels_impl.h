@@ -244,6 +244,75 @@ void FN(b13_cover_backward)(int64_t e_count, const REAL *geo, const int64_t *str
 }
 
 /* ---------------------------------------------------------------------------------------------------------
+ * curve: the no-autograd part of common/renderers/curve.py _sd_patches. For every stroke's (ph, pw) patch at
+ * (r0, q0): the signed distance min_k (|p - proj_k(p)| - w(t_k(p))) over the chords whose pixel window holds
+ * the pixel (chord k from pts[k] to pts[k + 1], half width interpolated linearly in t between the T samples
+ * hw), and the winning chord (the highest index among exact ties). Writes the pixels with a winning chord and
+ * signed distance < 0.5 (those with alpha > 0) in flat (stroke, row, column) order: sel = stroke * ph * pw +
+ * row * pw + column, and the chord. Returns E. scratch: ph * pw REALs and int64s.
+ */
+int64_t FN(curve_select)(int64_t m, const REAL *pts, int64_t segments, const REAL *hw, int64_t n_w,
+                         const int64_t *r0, const int64_t *q0, int64_t ph, int64_t pw, REAL *best,
+                         int64_t *kbest, int64_t *out_sel, int64_t *out_chord) {
+    int64_t e = 0;
+    const int64_t area = ph * pw;
+    for (int64_t i = 0; i < m; ++i) {
+        const REAL *p = pts + i * (segments + 1) * 2, *w = hw + i * n_w;
+        REAL wmax = w[0];
+        for (int64_t j = 1; j < n_w; ++j) wmax = w[j] > wmax ? w[j] : wmax;
+        const REAL reach = wmax + 1;
+        for (int64_t j = 0; j < area; ++j) {
+            best[j] = (REAL)1e4;
+            kbest[j] = -1;
+        }
+        for (int64_t k = 0; k < segments; ++k) {
+            const REAL ax = p[2 * k], ay = p[2 * k + 1];
+            const REAL vx = p[2 * k + 2] - ax, vy = p[2 * k + 3] - ay;
+            REAL vv = vx * vx + vy * vy;
+            vv = vv < (REAL)1e-12 ? (REAL)1e-12 : vv;
+            const REAL bx = ax + vx, by = ay + vy;
+            const REAL lox = (ax < bx ? ax : bx) - reach, hix = (ax > bx ? ax : bx) + reach;
+            const REAL loy = (ay < by ? ay : by) - reach, hiy = (ay > by ? ay : by) + reach;
+            int64_t c0 = (int64_t)ceil((double)lox - 0.5) - q0[i], c1 = (int64_t)floor((double)hix - 0.5) - q0[i];
+            int64_t y0 = (int64_t)ceil((double)loy - 0.5) - r0[i], y1 = (int64_t)floor((double)hiy - 0.5) - r0[i];
+            c0 = c0 < 0 ? 0 : c0;
+            y0 = y0 < 0 ? 0 : y0;
+            c1 = c1 > pw - 1 ? pw - 1 : c1;
+            y1 = y1 > ph - 1 ? ph - 1 : y1;
+            const REAL kk = (REAL)k, sc = (REAL)segments, tw = (REAL)(n_w - 1);
+            for (int64_t yy = y0; yy <= y1; ++yy) {
+                const REAL uy = ((REAL)(yy + r0[i]) + (REAL)0.5) - ay;
+                for (int64_t xx = c0; xx <= c1; ++xx) {
+                    const REAL ux = ((REAL)(xx + q0[i]) + (REAL)0.5) - ax;
+                    REAL s = (ux * vx + uy * vy) / vv;
+                    s = s < 0 ? 0 : (s > 1 ? 1 : s);
+                    const REAL dx = ux - s * vx, dy = uy - s * vy;
+                    const REAL dist = SQRT(dx * dx + dy * dy + (REAL)1e-8);
+                    const REAL pos = ((kk + s) / sc) * tw;
+                    REAL lo = floor(pos);
+                    lo = lo < 0 ? 0 : (lo > tw - 1 ? tw - 1 : lo);
+                    const int64_t li = (int64_t)lo;
+                    const REAL sd = dist - (w[li] + (w[li + 1] - w[li]) * (pos - lo));
+                    const int64_t j = yy * pw + xx;
+                    if (sd <= best[j]) {
+                        best[j] = sd;
+                        kbest[j] = k;
+                    }
+                }
+            }
+        }
+        for (int64_t j = 0; j < area; ++j) {
+            if (kbest[j] >= 0 && best[j] < (REAL)0.5) {
+                out_sel[e] = i * area + j;
+                out_chord[e] = kbest[j];
+                ++e;
+            }
+        }
+    }
+    return e;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
  * Box-over compositing (common/compositing.py: _OverEntries), entries in an order that paints every pixel's
  * strokes in stroke order. canvas (P, C) channel-last, painted in place; color (M, C) with stroke (E,), or
  * (E, C) per entry when stroke is NULL; old (E, C) receives the canvas value under each entry. */

@@ -46,6 +46,7 @@ import math
 import torch
 from torch import nn
 
+from common import native
 from common.compositing import box_layers, composite_in_segments, composite_over, composite_patches
 from common.errors import StrokeFormatError
 from common.strokes import STROKE_FORMATS
@@ -190,6 +191,68 @@ def _to_pixels(control_points: torch.Tensor, widths: torch.Tensor, height: int, 
 _FAR = 1.0e4  # signed distance of pixels no chord reaches (coverage 0)
 
 
+def _select_torch(cp_px, hw_px, r0, q0, ph, pw, segments, chord_sd):
+    """No-autograd part of :func:`_sd_patches` in PyTorch (the reference): per-chord windows, scatter
+    ``amin`` into the patches, the winning chord per pixel. Returns ``best (M * ph * pw,)`` signed distance,
+    ``sel (E,)`` flat index of the pixels with a winning chord and ``best < 0.5``, ``kb (E,)`` their chord."""
+    m = cp_px.shape[0]
+    dev, dt = cp_px.device, cp_px.dtype
+    t = torch.linspace(0.0, 1.0, segments + 1, device=dev, dtype=dt)
+    k = torch.arange(segments, device=dev, dtype=dt)
+    pts = bezier_points(cp_px.detach(), t)  # (M, S+1, 2)
+    a = pts[:, :-1]  # (M, S, 2) chord starts
+    v = pts[:, 1:] - a  # (M, S, 2) chord vectors
+    hwd = hw_px.detach()
+    reach = (hwd.amax(-1) + 1.0)[:, None, None]  # (M, 1, 1)
+    lo = torch.minimum(a, a + v) - reach  # (M, S, 2)
+    hi = torch.maximum(a, a + v) + reach
+    first = torch.ceil(lo - 0.5)  # first pixel index whose centre is inside
+    last = torch.floor(hi - 0.5)
+    q = int((last - first).amax().clamp(min=0, max=max(ph, pw)).item()) + 1
+    first = torch.nan_to_num(first, nan=0.0, posinf=0.0, neginf=0.0).clamp(-1e6, 1e6).long()
+    ar = torch.arange(q, device=dev)
+    ix = first[..., 0, None] + ar  # (M, S, Q) pixel columns
+    iy = first[..., 1, None] + ar  # (M, S, Q) pixel rows
+    px = (ix.to(dt) + 0.5).unsqueeze(2)  # (M, S, 1, Q)
+    py = (iy.to(dt) + 0.5).unsqueeze(3)  # (M, S, Q, 1)
+    sd = chord_sd(a[:, :, None, None], v[:, :, None, None], px, py, k[None, :, None, None], hwd)  # (M,S,Q,Q)
+    ly = (iy - r0.to(dev).view(m, 1, 1)).unsqueeze(3)  # (M, S, Q, 1) rows inside the patch
+    lx = (ix - q0.to(dev).view(m, 1, 1)).unsqueeze(2)  # (M, S, 1, Q)
+    valid = ((ly >= 0) & (ly < ph)) & ((lx >= 0) & (lx < pw))
+    index = torch.where(valid, ly * pw + lx, ph * pw).reshape(m, -1)  # (M, S*Q*Q)
+    best = sd.new_full((m, ph * pw + 1), _FAR)
+    best.scatter_reduce_(1, index, sd.reshape(m, -1), reduce="amin", include_self=True)
+    # winning chord of every patch pixel (the highest index among exact ties)
+    chord = torch.arange(segments, device=dev).view(1, segments, 1, 1).expand_as(sd).reshape(m, -1)
+    win = torch.gather(best, 1, index) == sd.reshape(m, -1)
+    kbest = torch.full((m, ph * pw + 1), -1, dtype=torch.long, device=dev)
+    kbest.scatter_reduce_(1, index, torch.where(win, chord, -1), reduce="amax", include_self=True)
+    kbest = kbest[:, :-1].reshape(-1)  # (M * ph * pw,), -1 where no chord reaches
+    best = best[:, :-1].reshape(-1)
+    # pixels with sd >= 0.5 have alpha exactly 0 and no gradient: recompute only the others
+    sel = ((kbest >= 0) & (best < 0.5)).nonzero().squeeze(1)  # (E,)
+    return best, sel, kbest[sel]
+
+
+def _select_native(cp_px, hw_px, r0, q0, ph, pw, segments):
+    """:func:`_select_torch` in C (``common.native``, CPU float32/float64): every chord evaluated on its own
+    pixel window inside the patch, no (M, S, Q, Q) tensors. The same ``best`` below 0.5, ``sel`` and ``kb``
+    (elsewhere ``best`` is ``_FAR``: alpha 0 either way)."""
+    m, dt = cp_px.shape[0], cp_px.dtype
+    t = torch.linspace(0.0, 1.0, segments + 1, dtype=dt)
+    pts = bezier_points(cp_px, t).contiguous()  # (M, S+1, 2)
+    hw = hw_px.contiguous()
+    cap = m * ph * pw
+    sel, kb = torch.empty(cap, dtype=torch.long), torch.empty(cap, dtype=torch.long)
+    scratch = torch.empty(ph * pw, dtype=dt), torch.empty(ph * pw, dtype=torch.long)
+    r0, q0 = r0.to(torch.long).contiguous(), q0.to(torch.long).contiguous()
+    e = getattr(native.kernels(), "curve_select" + native.suffix(dt))(
+        m, native.ptr(pts), segments, native.ptr(hw), hw.shape[-1], native.ptr(r0), native.ptr(q0), ph, pw,
+        *map(native.ptr, (*scratch, sel, kb)),
+    )  # fmt: skip
+    return torch.full((cap,), _FAR, dtype=dt), sel[:e], kb[:e]
+
+
 def _sd_patches(
     cp_px: torch.Tensor,
     hw_px: torch.Tensor,
@@ -223,7 +286,6 @@ def _sd_patches(
     dev, dt = cp_px.device, cp_px.dtype
     t = torch.linspace(0.0, 1.0, segments + 1, device=dev, dtype=dt)
     n_w = hw_px.shape[-1]
-    k = torch.arange(segments, device=dev, dtype=dt)
 
     def chord_sd(a, v, px, py, kk, hw):
         """sd of pixel centres (px, py) to chords (a, v) of index kk, all broadcastable to (R, ...);
@@ -249,43 +311,12 @@ def _sd_patches(
         return dist - (w_lo + (w_hi - w_lo) * frac)
 
     with torch.no_grad():
-        pts = bezier_points(cp_px.detach(), t)  # (M, S+1, 2)
-        a = pts[:, :-1]  # (M, S, 2) chord starts
-        v = pts[:, 1:] - a  # (M, S, 2) chord vectors
-        hwd = hw_px.detach()
-        reach = (hwd.amax(-1) + 1.0)[:, None, None]  # (M, 1, 1)
-        lo = torch.minimum(a, a + v) - reach  # (M, S, 2)
-        hi = torch.maximum(a, a + v) + reach
-        first = torch.ceil(lo - 0.5)  # first pixel index whose centre is inside
-        last = torch.floor(hi - 0.5)
-        q = int((last - first).amax().clamp(min=0, max=max(ph, pw)).item()) + 1
-        first = torch.nan_to_num(first, nan=0.0, posinf=0.0, neginf=0.0).clamp(-1e6, 1e6).long()
-        ar = torch.arange(q, device=dev)
-        ix = first[..., 0, None] + ar  # (M, S, Q) pixel columns
-        iy = first[..., 1, None] + ar  # (M, S, Q) pixel rows
-        px = (ix.to(dt) + 0.5).unsqueeze(2)  # (M, S, 1, Q)
-        py = (iy.to(dt) + 0.5).unsqueeze(3)  # (M, S, Q, 1)
-        sd = chord_sd(
-            a[:, :, None, None], v[:, :, None, None], px, py, k[None, :, None, None], hwd
-        )  # (M,S,Q,Q)
-        ly = (iy - r0.to(dev).view(m, 1, 1)).unsqueeze(3)  # (M, S, Q, 1) rows inside the patch
-        lx = (ix - q0.to(dev).view(m, 1, 1)).unsqueeze(2)  # (M, S, 1, Q)
-        valid = ((ly >= 0) & (ly < ph)) & ((lx >= 0) & (lx < pw))
-        index = torch.where(valid, ly * pw + lx, ph * pw).reshape(m, -1)  # (M, S*Q*Q)
-        best = sd.new_full((m, ph * pw + 1), _FAR)
-        best.scatter_reduce_(1, index, sd.reshape(m, -1), reduce="amin", include_self=True)
-        # winning chord of every patch pixel (the highest index among exact ties)
-        chord = torch.arange(segments, device=dev).view(1, segments, 1, 1).expand_as(sd).reshape(m, -1)
-        win = torch.gather(best, 1, index) == sd.reshape(m, -1)
-        kbest = torch.full((m, ph * pw + 1), -1, dtype=torch.long, device=dev)
-        kbest.scatter_reduce_(1, index, torch.where(win, chord, -1), reduce="amax", include_self=True)
-        kbest = kbest[:, :-1].reshape(-1)  # (M * ph * pw,), -1 where no chord reaches
-        best = best[:, :-1].reshape(-1)
-        # pixels with sd >= 0.5 have alpha exactly 0 and no gradient: recompute only the others
-        sel = ((kbest >= 0) & (best < 0.5)).nonzero().squeeze(1)  # (E,)
+        if native.usable(cp_px, hw_px):
+            best, sel, kb = _select_native(cp_px.detach(), hw_px.detach(), r0, q0, ph, pw, segments)
+        else:
+            best, sel, kb = _select_torch(cp_px.detach(), hw_px.detach(), r0, q0, ph, pw, segments, chord_sd)
         row = sel // (ph * pw)
         pidx = sel - row * (ph * pw)
-        kb = kbest[sel]
     # differentiable: every selected patch pixel against its winning chord
     pts = bezier_points(cp_px, t)  # (M, S+1, 2)
     a = pts[:, :-1]

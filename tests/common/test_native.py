@@ -4,6 +4,8 @@ float64, with gradcheck of both paths."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -144,3 +146,31 @@ def test_usable_only_for_cpu_float32_float64():
     assert not native.usable(torch.zeros(2, dtype=torch.float16))
     assert not native.usable(torch.zeros(2, dtype=torch.float32), torch.zeros(2, dtype=torch.float64))
     assert native.usable(torch.zeros(2)) == (native.kernels() is not None)
+
+
+@needs_native
+@pytest.mark.parametrize("real", [torch.float32, torch.float64])
+@pytest.mark.parametrize("tapered", [False, True])
+def test_curve_native_equals_torch(real, tapered):
+    """curve: the chord selection in C gives the image and gradients of the PyTorch selection."""
+    from common.renderers.curve import render_curves
+
+    gen = torch.Generator().manual_seed(4)
+    b, n, size = 2, 40, 64
+    cp = (torch.rand(b, n, 1, 2, generator=gen) + 0.4 * (torch.rand(b, n, 4, 2, generator=gen) - 0.5)).to(
+        real
+    )
+    widths = (0.02 + 0.08 * torch.rand(b, n, *((5,) if tapered else ()), generator=gen)).to(real)
+    colors = torch.rand(b, n, 4, generator=gen).to(real)
+    canvas = torch.rand(b, 3, size, size, generator=gen).to(real)
+    target = torch.rand(b, 3, size, size, generator=gen).to(real)
+    results = []
+    for pure in (True, False):
+        leaves = [t.clone().requires_grad_(True) for t in (cp, widths, colors, canvas)]
+        with native.disabled() if pure else contextlib.nullcontext():
+            out = render_curves(*leaves[:3], leaves[3], chunk_size=16)
+        ((out - target) ** 2).sum().backward()
+        results.append((out.detach(), *(t.grad for t in leaves)))
+    assert results[0][0].sub(canvas).abs().amax().item() > 0.1  # the strokes paint something
+    for got, ref in zip(results[1], results[0], strict=True):
+        assert (got - ref).abs().max().item() < 1e-4 * max(1.0, ref.abs().max().item())
