@@ -51,7 +51,9 @@ from stipple.stipplers import Stipples, lbg_stippling, lloyd_relax, weighted_vor
 
 BUNDLED = ("astronaut", "coffee", "camera")
 OPENCV = ("fruits.jpg", "home.jpg", "messi5.jpg")
-LEGACY = {"subpixel": 1, "normalize": False, "warm_start": False}  # today's WVS path before this change
+# today's WVS path when issue 13 was filed: jump-flooding raster, whole-pixel labels, raw density, cold jump
+# flooding, independent initial samples (run with this version's jump-flooding code, which is faster)
+LEGACY = {"method": "raster", "init": "random", "subpixel": 1, "normalize": False, "warm_start": False}
 PEER = {"fruits.jpg": 23.2, "messi5.jpg": 22.5}
 
 

@@ -98,6 +98,55 @@ def _sample_density(density: torch.Tensor, n: int, generator: torch.Generator | 
     return torch.stack([(idx % w).to(density.dtype), (idx // w).to(density.dtype)], -1) + jitter
 
 
+def hilbert_index(x: torch.Tensor, y: torch.Tensor, order: int) -> torch.Tensor:
+    """Position along the Hilbert curve of order ``order`` (side 2^order) of integer cells (x, y).
+
+    Args:
+        x, y: int64 tensors of one shape, values in [0, 2^order).
+
+    Returns:
+        int64 tensor of that shape, values in [0, 4^order), every cell once (consecutive cells adjacent).
+    """
+    n = 1 << order
+    d = torch.zeros_like(x)
+    s = n // 2
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx.long()) ^ ry.long())
+        flip = ~ry & rx
+        x, y = torch.where(flip, n - 1 - x, x), torch.where(flip, n - 1 - y, y)
+        x, y = torch.where(~ry, y, x), torch.where(~ry, x, y)
+        s //= 2
+    return d
+
+
+def _hilbert_sample(density: torch.Tensor, n: int, generator: torch.Generator | None) -> torch.Tensor:
+    """n points (B, n, 2) in pixel units drawn from rho by stratified sampling along a Hilbert curve.
+
+    The pixels are ordered along the Hilbert curve that covers the raster, and point k lands in the pixel
+    where the running mass crosses (k + u_k) / n of the total (u_k uniform in [0, 1)), jittered inside it.
+    The marginal density is rho, as with rejection sampling, but every run of the curve holding mass M
+    gets M n / total points within one, instead of a Poisson count: Lloyd iterations fix the local
+    arrangement quickly but move mass between distant regions slowly (measured in ``stipple/__init__``).
+    """
+    b, h, w = density.shape
+    order = max(1, math.ceil(math.log2(max(h, w))))
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    perm = torch.argsort(hilbert_index(xx.reshape(-1), yy.reshape(-1), order))
+    out = []
+    for i in range(b):
+        cum = (density[i].reshape(-1).double().cpu()[perm] + 1e-9).cumsum(0)
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        k = torch.searchsorted(cum, (torch.arange(n, dtype=torch.float64) + u) * cum[-1] / n).clamp(
+            max=h * w - 1
+        )
+        pix = perm[k]
+        jitter = torch.rand(n, 2, generator=generator, dtype=torch.float64)
+        out.append(torch.stack([(pix % w).double(), (pix // w).double()], -1) + jitter)
+    return torch.stack(out).to(density.device, density.dtype)
+
+
 def _cell_colors(image: torch.Tensor, density: torch.Tensor, labels: torch.Tensor, n: int) -> torch.Tensor:
     """(B, n, 3) rho-weighted mean colour per cell (plain mean where the cell has no mass)."""
     b, c, h, w = image.shape
@@ -116,6 +165,10 @@ def weighted_voronoi_stippling(
     n_points: int,
     n_iter: int = 50,
     gamma: float = 1.0,
+    method: str = "exact",
+    init: str = "hilbert",
+    overrelax: float = 1.0,
+    sub_rows: int | None = None,
     pixels_per_point: float = 64.0,
     subpixel: int = 2,
     normalize: bool = True,
@@ -125,45 +178,162 @@ def weighted_voronoi_stippling(
 ) -> list[Stipples]:
     """Weighted Voronoi stippling (Secord, NPAR 2002): Lloyd iterations to rho-weighted centroids.
 
-    Sites start as ``n_points`` samples of rho (Secord's rejection sampling); each iteration labels the
-    working raster by nearest site (jump flooding, warm-started from the previous labels after the first 5
-    iterations) and moves every site to its cell's centroid
-    c_i = sum_{p in V_i} rho(p) p / sum_{p in V_i} rho(p), with the cell borders resolved to
-    ``subpixel`` x ``subpixel`` sub-pixels (:func:`stipple.voronoi.cell_stats_refined`); this lowers the
-    energy E = sum_p rho(p) |p - s(p)|^2 (logged in ``history``). A site whose cell is empty (it shared a
-    seed pixel with another) is re-drawn from rho. Batched: all images share the working raster size.
+    Sites start as ``n_points`` samples of rho: stratified along a Hilbert curve (``init="hilbert"``,
+    :func:`_hilbert_sample`) or independent (``"random"``, Secord's rejection sampling); each iteration
+    moves every site s_i towards its cell's centroid c_i = sum_{p in V_i} rho(p) p / sum_{p in V_i} rho(p),
+    s_i <- s_i + omega (c_i - s_i) (omega = ``overrelax``; 1 is Secord's plain Lloyd step, the last 10 % of
+    the iterations always use 1 so the result sits at its centroids). ``history`` logs the CVT energy
+    E = sum_p rho(p) |p - s(p)|^2.
+
+    ``method="exact"`` (default; CPU, sites go through Qhull): the exact Voronoi polygons clipped to the
+    image, rho the image's own piecewise-constant density at its own resolution, integrated exactly along
+    every scanline by Secord's row prefix sums (:func:`stipple.exact_cells.exact_cell_stats`), ``sub_rows``
+    scanlines per pixel row (default: enough for about 12 per stipple spacing, at least 2).
+    ``method="raster"``: the earlier torch path (CPU or GPU) on a working raster of ``pixels_per_point``
+    pixels per stipple labelled by jump flooding (warm-started from the previous labels with
+    ``warm_start``) with the cell borders resolved to ``subpixel`` x ``subpixel`` sub-pixels
+    (:func:`stipple.voronoi.cell_stats_refined`); a site whose cell is empty is re-drawn from rho.
 
     With ``normalize`` the positions follow the min-max stretched density (rho - min) / (max - min) of each
-    image (the darkest pixel gets density 1, the lightest 0); the radii always follow the true density.
-    The measurements behind these defaults are in ``stipple/__init__.py`` (classical stipplers).
+    image (the darkest pixel gets density 1, the lightest 0, as the ReScience replication normalises its
+    density); the radii always follow the true density. The measurements behind these defaults are in
+    ``stipple/__init__.py`` (classical stipplers).
 
     Args:
         image: (B, 3, H, W) or (B, 1, H, W) float in [0, 1].
         n_points: stipples per image (>= 1).
         n_iter: Lloyd iterations (>= 0).
         gamma: density exponent, rho = (1 - gray)^gamma.
-        pixels_per_point: working raster pixels per stipple (accuracy/speed trade-off).
-        subpixel: sub-pixels per side on cell borders (1 = whole pixels, today's labels).
+        method: "exact" or "raster".
+        init: "hilbert" or "random" (initial sites).
+        overrelax: omega in [1, 2) ("exact" only; 1 = plain Lloyd).
+        sub_rows: scanlines per pixel row ("exact"); None = automatic.
+        pixels_per_point, subpixel, warm_start: the "raster" method's working raster, border sub-pixels
+            per side (1 = whole pixels) and warm-started jump flooding.
         normalize: stretch the density to [0, 1] for the positions.
-        warm_start: jump flooding from the previous labels (a few passes) once the sites move little.
         generator: CPU torch.Generator for the initial sampling (reproducible runs).
         progress: optional callable(iteration) for progress bars.
 
     Returns:
         one :class:`Stipples` per image, exactly ``n_points`` each; ``history`` holds the energy
-        (working-pixel^2 units) before the first and after every iteration.
+        (squared pixels of the density raster) before the first and after every iteration.
 
     Raises:
-        ValueError: bad image shape or n_points < 1.
+        ValueError: bad image shape, n_points < 1, unknown method / init or overrelax outside [1, 2).
     """
     if n_points < 1:
         raise ValueError(f"n_points must be >= 1, got {n_points}")
+    if method not in ("exact", "raster"):
+        raise ValueError(f"method must be 'exact' or 'raster', got {method!r}")
+    if init not in ("hilbert", "random"):
+        raise ValueError(f"init must be 'hilbert' or 'random', got {init!r}")
+    sample = _hilbert_sample if init == "hilbert" else _sample_density
+    if not 1.0 <= overrelax < 2.0:
+        raise ValueError(f"overrelax must be in [1, 2), got {overrelax}")
+    if method == "exact":
+        return [
+            _wvs_exact(
+                image[i : i + 1],
+                n_points,
+                n_iter,
+                gamma,
+                sample,
+                overrelax,
+                sub_rows,
+                normalize,
+                generator,
+                progress,
+            )
+            for i in range(image.shape[0])
+        ]
+    return _wvs_raster(
+        image,
+        n_points,
+        n_iter,
+        gamma,
+        sample,
+        pixels_per_point,
+        subpixel,
+        normalize,
+        warm_start,
+        generator,
+        progress,
+    )
+
+
+def auto_sub_rows(height: int, width: int, n_points: int, rows_per_spacing: float = 12.0) -> int:
+    """Scanlines per pixel row so that a stipple spacing sqrt(H W / N) holds about ``rows_per_spacing``
+    of them (at least 2)."""
+    spacing = math.sqrt(height * width / max(n_points, 1))
+    return max(2, math.ceil(rows_per_spacing / spacing))
+
+
+def _wvs_exact(
+    image, n_points, n_iter, gamma, sample, overrelax, sub_rows, normalize, generator, progress
+) -> Stipples:
+    from stipple.exact_cells import RowTables, exact_cell_stats
+
+    img = image.float().cpu()
+    _, _, h, w = img.shape
+    rows = sub_rows or auto_sub_rows(h, w, n_points)
+    rho_true = density_from_image(img, gamma)  # (1, H, W)
+    rho = _stretch(rho_true) if normalize else rho_true
+    tables = RowTables(rho[0])
+    sites = sample(rho, n_points, generator)[0].double()
+    lo = torch.full((2,), 1e-6, dtype=torch.float64)
+    hi = torch.tensor([w, h], dtype=torch.float64) - 1e-6
+    plain_from = n_iter - max(1, n_iter // 10)
+    energies = []
+    for it in range(n_iter + 1):
+        stats = exact_cell_stats(rho[0], sites, rows, tables=tables)
+        energies.append(float(stats.energy))
+        if it == n_iter:
+            break
+        omega = overrelax if it < plain_from else 1.0
+        sites = (sites + omega * (stats.centroid[0] - sites)).clamp(lo, hi)
+        if progress is not None:
+            progress(it)
+    wgt = rho_true[0].double() + 1e-4
+    rgb = img[0].expand(3, h, w).double() * wgt
+    final = RowTables(rho_true[0], extra=torch.cat([rgb, wgt[None]], 0))
+    stats = exact_cell_stats(rho_true[0], sites, rows, tables=final)
+    colors = _exact_colors(final, sites, h, w, rows)
+    scale = torch.tensor([w, h], dtype=torch.float64)
+    radii = (stats.mass[0] / math.pi).sqrt() / min(h, w)
+    return Stipples((sites / scale).clamp(0, 1).float(), radii.float(), colors.float(), energies)
+
+
+def _exact_colors(tables, sites: torch.Tensor, h: int, w: int, rows: int) -> torch.Tensor:
+    """(N, 3) (rho + 1e-4)-weighted mean colour of every exact cell (the tables' 4 extra channels are
+    weighted R, G, B and the weight)."""
+    from stipple.exact_cells import voronoi_spans
+
+    cell, row, _, x0, x1 = voronoi_spans(sites, h, w, rows)
+    sums = torch.zeros(sites.shape[0], 4, dtype=torch.float64).index_add_(
+        0, cell, tables.extra_span(row, x0, x1)
+    )
+    return (sums[:, :3] / sums[:, 3:].clamp(min=1e-12)).clamp(0, 1)
+
+
+def _wvs_raster(
+    image,
+    n_points,
+    n_iter,
+    gamma,
+    sample,
+    pixels_per_point,
+    subpixel,
+    normalize,
+    warm_start,
+    generator,
+    progress,
+) -> list[Stipples]:
     b, _, h0, w0 = image.shape
     h, w = working_size(h0, w0, n_points, pixels_per_point)
     img = _resample(image.float(), (h, w))
     rho_true = density_from_image(img, gamma)  # (B, h, w)
     rho = _stretch(rho_true) if normalize else rho_true
-    sites = _sample_density(rho, n_points, generator)
+    sites = sample(rho, n_points, generator)
     energies = []
     labels, move = None, None
     for it in range(n_iter + 1):

@@ -39,21 +39,22 @@ def main(argv=None) -> int:
         image = bundled_photo_tensor(name, max_side=args.side)
         _, _, h, w = image.shape
         axes[row, 0].imshow(image[0].permute(1, 2, 0).numpy())
-        axes[row, 0].set_title(name)
+        axes[row, 0].set_title(f"{name}\ninput", fontsize=11)
         for col, method in enumerate(("wvs", "lbg", "net"), start=1):
             st, sec = stipple_one(
                 method, image, args.points, 50, 1.0, model, torch.Generator().manual_seed(0)
             )
             render = render_stipples(st, h, w)
             axes[row, col].imshow(render[0].permute(1, 2, 0).numpy())
+            tone = tone_metrics(st, image)["tone_psnr"]
+            # two short lines: one line was wider than the panel and got clipped
             axes[row, col].set_title(
-                f"{method.upper()}  {len(st)} pts  {sec:.2f} s  "
-                f"tone {tone_metrics(st, image)['tone_psnr']:.1f} dB"
+                f"{method.upper()}, {len(st)} points\n{sec:.2f} s, tone {tone:.1f} dB", fontsize=11
             )
         for ax in axes[row]:
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out / "stipple_comparison.png", dpi=100)
+    fig.savefig(out / "stipple_comparison.png", dpi=100, bbox_inches="tight", pad_inches=0.1)
     print(f"wrote {out / 'stipple_comparison.png'}")
     return 0
 

@@ -139,3 +139,64 @@ def test_wvs_regular_on_flat_gray_and_positions_follow_stretched_density():
     assert int((st.positions[:, 0] > 0.55).sum()) < int((raw.positions[:, 0] > 0.55).sum())
     ink = (st.radii.square() * torch.pi).sum() * 48**2  # radii follow the true density
     assert abs(float(ink) / float((1 - img).sum()) - 1) < 0.05
+
+
+def test_exact_cells_match_a_fine_raster_and_tile_the_image():
+    """Exact clipped Voronoi cells with scanline prefix sums: centroids equal those of brute-force labels on a
+    32x finer raster (the same piecewise-constant density), masses and areas add up to the whole image."""
+    from stipple.exact_cells import exact_cell_stats
+
+    gen = torch.Generator().manual_seed(4)
+    rho = torch.rand(24, 32, generator=gen, dtype=torch.float64)
+    sites = torch.rand(20, 2, generator=gen, dtype=torch.float64) * torch.tensor([32.0, 24.0])
+    sites[:3] = torch.tensor([[0.01, 12.0], [31.99, 0.02], [16.0, 23.99]], dtype=torch.float64)  # at borders
+    z = 32
+    fine = rho.repeat_interleave(z, 0).repeat_interleave(z, 1)[None]
+    ref = cell_stats(fine, nearest_site_brute(sites[None] * z, 24 * z, 32 * z), sites[None] * z)
+    coarse = cell_stats(rho[None], nearest_site_brute(sites[None], 24, 32), sites[None])
+    ex = exact_cell_stats(rho, sites, sub_rows=16)
+    err = (ex.centroid[0] - ref.centroid[0] / z).norm(dim=-1)
+    err_coarse = (coarse.centroid[0] - ref.centroid[0] / z).norm(dim=-1)
+    assert err.max() < 0.03 and err.mean() < 0.1 * err_coarse.mean()
+    assert torch.allclose(ex.area.sum(), torch.tensor(768.0, dtype=torch.float64))
+    assert torch.allclose(ex.mass.sum(), rho.sum())
+    assert torch.allclose(ex.mass[0], ref.mass[0] / z**2, atol=0.05)
+
+
+def test_hilbert_curve_and_stratified_sampling():
+    from stipple.stipplers import _hilbert_sample, _sample_density, hilbert_index
+
+    yy, xx = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    d = hilbert_index(xx.reshape(-1), yy.reshape(-1), 4)
+    assert sorted(d.tolist()) == list(range(256))
+    path = torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)[torch.argsort(d)]
+    assert (path[1:] - path[:-1]).abs().sum(-1).eq(1).all()  # consecutive cells are neighbours
+    # a density with 4 tones: every quadrant gets its share of 400 points within 1 (stratified) where
+    # independent samples miss by several
+    rho = torch.tensor([[0.1, 0.3], [0.6, 1.0]]).repeat_interleave(32, 0).repeat_interleave(32, 1)[None]
+    share = torch.tensor([0.1, 0.3, 0.6, 1.0]) / 2.0 * 400
+    worst = {}
+    for name, fn in (("hilbert", _hilbert_sample), ("random", _sample_density)):
+        errs = []
+        for seed in range(5):
+            p = fn(rho, 400, torch.Generator().manual_seed(seed))[0]
+            q = (p[:, 1] >= 32).long() * 2 + (p[:, 0] >= 32).long()
+            errs.append(float((torch.bincount(q, minlength=4) - share).abs().max()))
+        worst[name] = max(errs)
+    assert worst["hilbert"] <= 1.5 and worst["random"] > 3 * worst["hilbert"]
+
+
+def test_wvs_methods_and_inits_give_exact_counts():
+    img = _half_dark()
+    for kw in ({"method": "raster"}, {"init": "random"}, {"overrelax": 1.5}):
+        st = weighted_voronoi_stippling(img, 97, n_iter=6, generator=torch.Generator().manual_seed(0), **kw)[
+            0
+        ]
+        assert len(st) == 97 and st.positions.min() >= 0 and st.positions.max() <= 1
+        assert int((st.positions[:, 0] < 0.5).sum()) > 3 * int((st.positions[:, 0] >= 0.5).sum())
+    for bad in ({"method": "nope"}, {"init": "nope"}, {"overrelax": 2.0}):
+        with pytest.raises(ValueError):
+            weighted_voronoi_stippling(img, 10, **bad)
+    for n in (1, 2, 3):  # tiny counts: every site still gets its clipped cell
+        st = weighted_voronoi_stippling(img, n, n_iter=4)[0]
+        assert len(st) == n and (st.radii > 0).all()
