@@ -110,6 +110,18 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+# the files of the backbones this project loads, so that finding a cached file (or its absence) does not cost
+# torchvision's import (about 4 CPU-seconds: torchvision.ops imports torch._dynamo); the test suite checks
+# them against torchvision's weights enums (tests/common/test_metrics_losses.py)
+KNOWN_WEIGHT_URLS = {
+    ("vgg16", "IMAGENET1K_V1"): "https://download.pytorch.org/models/vgg16-397923af.pth",
+    ("vgg19", "IMAGENET1K_V1"): "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    ("resnet18", "IMAGENET1K_V1"): "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    ("resnet50", "IMAGENET1K_V1"): "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+    ("resnet50", "IMAGENET1K_V2"): "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+}
+
+
 def _weights_enum(name: str, weights: str):
     import torchvision.models as tvm
 
@@ -137,7 +149,7 @@ def weights_file(name: str, weights: str) -> tuple[Path, str]:
     Raises:
         UserError: unknown model or weights name.
     """
-    url = _weights_enum(name, weights).url
+    url = KNOWN_WEIGHT_URLS.get((name, weights)) or _weights_enum(name, weights).url
     return hub_checkpoint_dir() / os.path.basename(url), url
 
 
@@ -177,15 +189,14 @@ def load_torchvision_backbone(
             message names the file, the folder it belongs in and the URL.
         UserError: unknown model or weights name.
     """
-    import torchvision.models as tvm
-
     if random_weights:
+        import torchvision.models as tvm
+
         try:
             return tvm.get_model(name, weights=None).eval()
         except ValueError:
             raise UserError(f"unknown torchvision model {name!r}") from None
-    member = _weights_enum(name, weights)
-    path, url = weights_file(name, weights)
+    path, url = weights_file(name, weights)  # a missing file is reported before torchvision is imported
     if weights_path is not None:
         path = Path(weights_path).expanduser()
         if not path.is_file():
@@ -197,13 +208,18 @@ def load_torchvision_backbone(
             raise WeightsMissingError(
                 f"pretrained {name} weights {path.name} not in {path.parent} ({why}); {where}"
             )
+        import torchvision.models as tvm
+
         try:
             with _socket_timeout(30.0):
+                member = _weights_enum(name, weights)
                 return tvm.get_model(name, weights=member).eval()  # downloads into the cache, checks the hash
         except Exception as err:  # noqa: BLE001 - any failed download means: say so, offline path
             raise WeightsMissingError(
                 f"pretrained {name} weights {path.name}: download failed ({_first_line(err)}); {where}"
             ) from None
+    import torchvision.models as tvm
+
     model = tvm.get_model(name, weights=None)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +14,8 @@ import torch
 from common.errors import WeightsMissingError
 from common.losses import VGG16PerceptualLoss, VGGFeatures, gram_matrix, l1_loss, l2_loss
 from common.metrics import image_metrics, l1, mse, psnr, ssim
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_metrics_known_values(device):
@@ -105,6 +111,32 @@ def test_missing_weights_name_file_url_and_folder(tmp_path, monkeypatch):
     assert "vgg16-397923af.pth" in message
     assert "https://download.pytorch.org/models/vgg16-397923af.pth" in message
     assert str(tmp_path / "torch_home" / "hub" / "checkpoints") in message
+
+
+def test_known_weight_urls_are_torchvisions():
+    """The table that spares torchvision's import names the files torchvision itself would fetch."""
+    import torchvision.models as tvm
+
+    from common.pretrained import KNOWN_WEIGHT_URLS
+
+    for (name, weights), url in KNOWN_WEIGHT_URLS.items():
+        assert tvm.get_model_weights(name)[weights].url == url, (name, weights)
+
+
+def test_missing_weights_reported_without_importing_torchvision(tmp_path):
+    code = (
+        "import sys\n"
+        "from common.errors import WeightsMissingError\n"
+        "from common.pretrained import load_torchvision_backbone, set_offline\n"
+        "set_offline(True)\n"
+        "try:\n"
+        "    load_torchvision_backbone('vgg16', 'IMAGENET1K_V1')\n"
+        "except WeightsMissingError as err:\n"
+        "    print('missing', 'torchvision' in sys.modules, err)\n"
+    )
+    env = dict(os.environ, TORCH_HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.stdout.startswith("missing False ") and "vgg16-397923af.pth" in proc.stdout, proc.stderr
 
 
 def test_backbone_loads_from_local_cache(tmp_path, monkeypatch):
