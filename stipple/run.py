@@ -34,6 +34,7 @@ class StippleConfig:
         color: coloured stipples (default black). seed: random seed.
         radius: ``"net"`` the network's radii or ``"tone"`` tone-matched ones (``"net"`` only).
         relax: Lloyd steps on the network's points (``"net"`` only).
+        progress: a progress bar per image on stderr.
     """
 
     method: str = "wvs"
@@ -47,6 +48,7 @@ class StippleConfig:
     seed: int = 0
     radius: str = "net"
     relax: int = 0
+    progress: bool = True
 
 
 def stipple_one(
@@ -59,14 +61,18 @@ def stipple_one(
     gen,
     radius: str = "net",
     relax: int = 0,
+    progress=None,
 ):
     """Run one method on ``image`` (1, 3, H, W) in [0, 1]; ``model`` is the network for ``"net"`` (else
-    unused), ``gen`` a CPU ``torch.Generator``. Returns ``(Stipples, seconds)``."""
+    unused), ``gen`` a CPU ``torch.Generator``; ``progress``: optional callable(iteration) after each
+    WVS / LBG iteration (0-based). Returns ``(Stipples, seconds)``."""
     start = time.perf_counter()
     if method == "wvs":
-        st = weighted_voronoi_stippling(image, points, n_iter=n_iter, gamma=gamma, generator=gen)[0]
+        st = weighted_voronoi_stippling(
+            image, points, n_iter=n_iter, gamma=gamma, generator=gen, progress=progress
+        )[0]
     elif method == "lbg":
-        st = lbg_stippling(image, points, max_iter=n_iter, gamma=gamma, generator=gen)
+        st = lbg_stippling(image, points, max_iter=n_iter, gamma=gamma, generator=gen, progress=progress)
     else:
         from stipple.inference import predict_stipples
 
@@ -83,14 +89,34 @@ def stipple_file(
         path: image file. folder: its output folder. cfg: run options. model: the network (``"net"``)
         or None. device: torch device. provenance: the network checkpoint's provenance, or None.
 
+    A progress bar on stderr (``stippling NAME: k/n iterations``; one step for the network) shows
+    from the first iteration on, unless ``cfg.progress`` is False.
+
     Raises:
         ImageLoadError: unreadable or too small image. OutputDirError: folder not writable.
     """
+    from tqdm import tqdm
+
     image = load_image(path, max_side=cfg.max_side)
     gen = torch.Generator().manual_seed(cfg.seed)
-    st, seconds = stipple_one(
-        cfg.method, image.to(device), cfg.points, cfg.n_iter, cfg.gamma, model, gen, cfg.radius, cfg.relax
-    )
+    iterative = cfg.method != "net"
+    with tqdm(
+        total=cfg.n_iter if iterative else 1,
+        desc=f"stippling {path.name} ({cfg.method}, {cfg.points} points)",
+        unit="iteration" if iterative else "pass",
+        disable=not cfg.progress,
+        leave=False,
+    ) as bar:
+        bar.refresh()  # the 0/n line as the work starts, not after the first iteration
+
+        def tick(it: int) -> None:
+            bar.update(it + 1 - bar.n)
+
+        st, seconds = stipple_one(
+            cfg.method, image.to(device), cfg.points, cfg.n_iter, cfg.gamma, model, gen, cfg.radius,
+            cfg.relax, tick,
+        )  # fmt: skip
+        bar.update(bar.total - bar.n)
     _, _, h, w = image.shape
     scale = cfg.render_side / max(h, w)
     rh, rw = max(1, round(h * scale)), max(1, round(w * scale))

@@ -40,6 +40,7 @@ def build_parser() -> ArgumentParser:
         help="net: the network's radii; tone: tone-matched",
     )
     p.add_argument("--relax", type=int, default=0, help="Lloyd steps on the network's points (net)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
     add_common_args(p, "results/stipple")
     return p
 
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
 
     cfg = StippleConfig(
         args.method, args.points, args.n_iter, args.gamma, args.size_mm, args.render_side, args.max_side,
-        args.color, args.seed, args.radius, args.relax,
+        args.color, args.seed, args.radius, args.relax, not args.no_progress,
     )  # fmt: skip
     if cfg.method == "net" and not MIN_POINTS <= cfg.points <= MAX_POINTS:
         raise UserError(f"--points must be in {MIN_POINTS}..{MAX_POINTS} for --method net, got {cfg.points}")
