@@ -186,7 +186,12 @@ def paint_image(
 
 
 def refine_strokes(
-    strokes: torch.Tensor, target: torch.Tensor, steps: int, lr: float = 0.003, size: int = 256
+    strokes: torch.Tensor,
+    target: torch.Tensor,
+    steps: int,
+    lr: float = 0.003,
+    size: int = 256,
+    progress=None,
 ) -> torch.Tensor:
     """Beyond the paper: optimise the strokes against the target through the differentiable renderer.
 
@@ -195,6 +200,7 @@ def refine_strokes(
 
     Args:
         strokes: (N, 8) canvas strokes. target: (1, 3, H, W). steps: Adam steps.
+        progress: optional callable(step): 0 before the first step, then after each step (1-based).
 
     Returns:
         (N, 8) refined strokes (detached).
@@ -207,11 +213,15 @@ def refine_strokes(
     params = strokes.detach().clone()[None].requires_grad_(True)
     opt = torch.optim.Adam([params], lr=lr)
     black = torch.zeros_like(small)
-    for _ in range(steps):
+    if progress is not None:
+        progress(0)
+    for step in range(steps):
         opt.zero_grad(set_to_none=True)
         loss = F.mse_loss(render_oil(params, black, use_boxes=True), small)
         loss.backward()
         opt.step()
         with torch.no_grad():
             params.clamp_(0, 1)
+        if progress is not None:
+            progress(step + 1)
     return params.detach()[0]

@@ -6,6 +6,7 @@ Outputs per image (``common.outputs``): ``painting.png``, ``strokes.json`` (form
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 
 from common.image_io import load_image
 from common.metrics import image_metrics
+from common.progress import TimeLeft
 from common.renderers.oil import render_oil
 from compositor.paint import paint_image, refine_strokes
 
@@ -55,6 +57,32 @@ def load_target(path, size: int, device) -> torch.Tensor:
     return img.to(device)
 
 
+def refine_step_cost(strokes: int, side: int) -> float:
+    """Prior cost of one ``--refine`` Adam step, in units of one painted stroke (mode 1, 512 px canvas).
+
+    ``(5.5 + 0.0256 * strokes) * (side / 256) ** 2``, ``side`` = the refinement's long side in pixels; fitted
+    to CPU seconds on this project's 2-core CPU (1 thread, astronaut at 512 px, 13:55 UTC): painting 11.3 ms
+    per stroke; a refinement step at 256 px 119 ms with 200 strokes, 354 ms with 1000 (10.6 and 31.1
+    strokes' worth), at 512 px 441 and 1762 ms (39 and 155; the formula gives 42 and 124). Only the estimate
+    shown while painting uses it; once refining, the estimate comes from the measured steps.
+    """
+    return (5.5 + 0.0256 * strokes) * (side / 256) ** 2
+
+
+class _PaintProgress:
+    """The painting bar (``update(n)``, as ``compositor.paint`` calls it) plus, when a refinement follows,
+    the whole run's time left (``common.progress.TimeLeft``) in the bar's postfix."""
+
+    def __init__(self, bar, left: TimeLeft | None) -> None:
+        self.bar, self.left = bar, left
+
+    def update(self, n: int) -> None:
+        if self.left is not None:
+            fraction = (self.bar.n + n) / max(1, self.bar.total)
+            self.bar.set_postfix_str(f"with refinement {self.left.message(0, fraction)}", refresh=False)
+        self.bar.update(n)
+
+
 def paint_target(
     target,
     painter,
@@ -66,8 +94,12 @@ def paint_target(
     per_region=5,
     frames=0,
     progress=None,
+    refine_progress=None,
 ) -> dict:
-    """Paint a (1, 3, H, W) target; returns strokes, canvas, frames, timings and metrics (with refinement)."""
+    """Paint a (1, 3, H, W) target; returns strokes, canvas, frames, timings and metrics (with refinement).
+
+    ``progress``: tqdm-like ``update(n)`` per painted strokes; ``refine_progress``: callable(step) after
+    each refinement step (see :func:`compositor.paint.refine_strokes`)."""
     res = paint_image(target, painter, actor, stroke_num, mode, per_region, frames, progress)
     out = {
         "strokes": res.strokes,
@@ -79,7 +111,9 @@ def paint_target(
     out["metrics_before_refine"] = image_metrics(res.canvas, target)
     start = time.time()
     if refine > 0:
-        out["strokes"] = refine_strokes(res.strokes, target, refine, size=refine_size)
+        out["strokes"] = refine_strokes(
+            res.strokes, target, refine, size=refine_size, progress=refine_progress
+        )
         with torch.no_grad():
             out["canvas"] = render_oil(out["strokes"][None], torch.zeros_like(target)).clamp(0, 1)
         if frames:
@@ -111,12 +145,31 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
     target = load_target(path, cfg.size, device)
     h, w = target.shape[-2:]
     frames = 120 if cfg.video else 0
-    with tqdm(
-        total=cfg.stroke_num, desc=path.name, unit="stroke", disable=not cfg.progress, leave=False
-    ) as bar:
+    refine_side = min(cfg.refine_size, max(h, w))
+    left = None
+    if cfg.refine:  # the painting bar's own ETA covers the painting only: add the refinement's
+        left = TimeLeft([cfg.stroke_num, cfg.refine * refine_step_cost(cfg.stroke_num, refine_side)])
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(
+            tqdm(total=cfg.stroke_num, desc=path.name, unit="stroke", disable=not cfg.progress, leave=False)
+        )
+        refine_bar = refine_left = None
+
+        def refine_tick(step: int) -> None:  # a second bar while refining, estimated from its own steps
+            nonlocal refine_bar, refine_left
+            if refine_bar is None:
+                bar.close()
+                refine_bar = stack.enter_context(
+                    tqdm(total=cfg.refine, desc=f"{path.name}: refine", unit="step", disable=not cfg.progress,
+                         leave=False)
+                )  # fmt: skip
+                refine_left = TimeLeft([cfg.refine])
+            refine_bar.set_postfix_str(refine_left.message(0, step / cfg.refine), refresh=False)
+            refine_bar.update(step - refine_bar.n)
+
         res = paint_target(
             target, painter, actor, cfg.stroke_num, cfg.mode, cfg.refine, cfg.refine_size, cfg.per_region,
-            frames, bar,
+            frames, _PaintProgress(bar, left), refine_tick,
         )  # fmt: skip
     strokes = res["strokes"].cpu()
     if strokes.shape[0] != cfg.stroke_num:

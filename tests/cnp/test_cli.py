@@ -103,3 +103,18 @@ def test_bad_flags_real_process(photo, tmp_path, args, needle):
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_refine_shows_time_left(photo, tmp_path, capsys):
+    """--refine: the painting bar carries the whole run's estimate, then the refinement's bar its own."""
+    args = ["--img_path", str(photo), "--stroke_num", "20", "--size", "96", "--refine", "3"]
+    code, err = _cli(args + ["--output_dir", str(tmp_path)], capsys)
+    assert code == 0, err
+    lines = err.replace("\r", "\n").splitlines()
+    painting = [line for line in lines if "stroke/s" in line and "with refinement about" in line]
+    refining = [line for line in lines if "coffee.png: refine:" in line]
+    assert painting and "left (estimate)" in painting[-1], err
+    assert any("3/3" in line for line in refining) and any("left (estimate)" in line for line in refining), (
+        err
+    )
+    assert json.loads((tmp_path / "coffee" / "metrics.json").read_text())["refine_steps"] == 3
