@@ -29,16 +29,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ("renderer", "segpaint", "cnp", "stipple", "linerefiner", "sketching")
+KERNEL_WORKLOADS = ("renderer", "fine", "coarse")  # measured in a worker, torch's import excluded
+SHORT_SPIN = 1000  # GOMP_SPINCOUNT of the "s" settings: ~0.05 ms of spinning before a waiting thread sleeps
 ENTRY_SCRIPTS = (
     "segpaint/test.py",
     "segpaint/train.py",
@@ -90,13 +94,44 @@ def renderer_worker(reps: int = 5) -> dict:
     params[..., 6:8] *= 0.3  # radii up to ~10 px
     canvas = torch.zeros(16, 3, 128, 128)
     target = torch.rand(16, 3, 128, 128, generator=g)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(reps):
         p = params.clone().requires_grad_(True)
         (render_bezier13(p, canvas) - target).abs().mean().backward()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     choice = last_thread_choice()
-    return {"seconds": seconds, "threads": torch.get_num_threads(), "choice": choice and choice.to_dict()}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "threads": torch.get_num_threads(),
+        "choice": choice and choice.to_dict(),
+    }
+
+
+def regions_worker(chunk: int) -> dict:
+    """The same element-wise work (sin + mul-add on 2**22 floats, 2000 rounds) in parallel regions of
+    ``chunk`` elements: ``fine`` (2**17 elements, ~0.1 ms per region with 1 thread, like the renderers'
+    small ops; 3 x 32 regions per round) or ``coarse`` (the whole 2**22 in one region per op)."""
+    import torch
+
+    from common.threads import last_thread_choice
+
+    x = torch.rand(2**22, generator=torch.Generator().manual_seed(0))
+    out = torch.empty_like(x)
+    parts = list(zip(x.split(chunk), out.split(chunk), strict=True))
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(2000):
+        for src, dst in parts:
+            torch.sin(src, out=dst)
+            dst.mul_(0.5).add_(src)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    choice = last_thread_choice()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "threads": torch.get_num_threads(),
+        "choice": choice and choice.to_dict(),
+    }
 
 
 def script_worker(script: str, argv: list[str], report: str) -> None:
@@ -126,10 +161,24 @@ def script_worker(script: str, argv: list[str], report: str) -> None:
 
 
 def child_env(threads: str) -> dict:
-    """Environment of a measured process: no OMP/MKL thread variables (the policy decides) for "policy"."""
+    """Environment of a measured process: no OMP/MKL thread variables (the policy decides) for "policy";
+    a setting ending in "p" (``2p``) adds passive OpenMP waits (``OMP_WAIT_POLICY=PASSIVE``: a thread that
+    waits at a barrier sleeps at once), one ending in "s" (``2s``) a short spin (``GOMP_SPINCOUNT``, libgomp's
+    default is 300000 spins, some milliseconds, before it sleeps)."""
     env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "STROKELAB_POLICY_THREADS"):
+    names = (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "STROKELAB_POLICY_THREADS",
+        "OMP_WAIT_POLICY",
+        "GOMP_SPINCOUNT",
+    )
+    for name in names:
         env.pop(name, None)
+    if threads.endswith("p"):
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if threads.endswith("s"):
+        env["GOMP_SPINCOUNT"] = str(SHORT_SPIN)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -140,29 +189,56 @@ def load1() -> float:
     return load_average() or 0.0
 
 
+PROGRESS = re.compile(rb"\d+/\d+")  # a progress line: tqdm's "3/50" or "pass 1/4"
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) used so far by the running process ``pid``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def timed_run(cmd: list[str], env: dict, timeout: float) -> dict:
-    """Run ``cmd``; wall and CPU seconds (this child only), seconds to its first output, exit status."""
+    """Run ``cmd`` (killed after ``timeout`` s: rc -9); wall and CPU seconds (this child only), and the
+    wall and CPU seconds to its first output and to its first progress line (:data:`PROGRESS`)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    first, chunks = None, []
-    deadline = t0 + timeout
-    while True:
-        chunk = proc.stdout.read1(65536) if proc.stdout else b""
-        if not chunk:
-            break
-        if first is None and chunk.strip():
-            first = time.perf_counter() - t0
-        chunks.append(chunk)
-        if time.perf_counter() > deadline:
-            proc.kill()
-            break
-    rc = proc.wait()
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    first = first_cpu = progress = progress_cpu = None
+    chunks = []
+    try:
+        while True:
+            chunk = proc.stdout.read1(65536) if proc.stdout else b""
+            if not chunk:
+                break
+            if first is None and chunk.strip():
+                first, first_cpu = time.perf_counter() - t0, process_cpu(proc.pid)
+            if progress is None and PROGRESS.search(chunk):
+                progress, progress_cpu = time.perf_counter() - t0, process_cpu(proc.pid)
+            chunks.append(chunk)
+        rc = proc.wait()
+    finally:
+        watchdog.cancel()
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     text = b"".join(chunks).decode(errors="replace")
-    return {"rc": rc, "wall": wall, "cpu": cpu, "first_output": first, "tail": text[-600:]}
+    return {
+        "rc": rc,
+        "wall": wall,
+        "cpu": cpu,
+        "first_output": first,
+        "first_output_cpu": first_cpu,
+        "first_progress": progress,
+        "first_progress_cpu": progress_cpu,
+        "tail": text[-600:],
+    }
 
 
 # a pure-Python busy loop that ends by itself once this script is gone (checked every ~50 ms)
@@ -184,7 +260,11 @@ class BusyLoops:
 
     def __enter__(self) -> BusyLoops:
         for _ in range(self.n):
-            self.procs.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP]))
+            # a session of its own, as another user's program: with the kernel's autogroup scheduling
+            # (sched_autogroup_enabled = 1, the default) CPU time is shared fairly between sessions first,
+            # so a busy loop inside this script's session would take time from the measured run's share
+            # only, not from the machine's other users.
+            self.procs.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP], start_new_session=True))
         time.sleep(1.0 if self.n else 0.0)
         return self
 
@@ -207,11 +287,11 @@ def measure(args) -> list[dict]:
     for work in args.workloads:
         for setting in args.threads:
             for busy in args.busy:
-                flag = [] if setting == "policy" else ["--threads", setting]
+                flag = [] if setting == "policy" else ["--threads", setting.rstrip("ps")]
                 report = tmp / "report.json"
                 report.unlink(missing_ok=True)
-                if work == "renderer":
-                    cmd = [sys.executable, __file__, "--worker", "renderer", "--report", str(report), *flag]
+                if work in KERNEL_WORKLOADS:
+                    cmd = [sys.executable, __file__, "--worker", work, "--report", str(report), *flag]
                 else:
                     out = tmp / f"{work}_{busy}_{setting}"
                     cmd = [sys.executable, __file__, "--worker", "script", "--report", str(report), "--"]
@@ -225,17 +305,20 @@ def measure(args) -> list[dict]:
                     "busy": busy,
                     "setting": setting,
                     "load1_before": la,
-                    **{k: res[k] for k in ("rc", "wall", "cpu", "first_output")},
+                    **{k: v for k, v in res.items() if k != "tail"},
                     "threads_used": info.get("threads"),
                     "choice": info.get("choice"),
                 }
-                if work == "renderer" and "seconds" in info:
+                if work in KERNEL_WORKLOADS and "seconds" in info:
                     row["wall"] = info["seconds"]  # the workload itself, without torch's import
+                    row["cpu"] = info["cpu_seconds"]
                 rows.append(row)
-                first = f"{row['first_output']:.1f}" if row["first_output"] is not None else "-"
+                first = "-"
+                if row["first_progress"] is not None:
+                    first = f"{row['first_progress']:5.1f} s (cpu {row['first_progress_cpu'] or 0:4.1f} s)"
                 print(
                     f"{work:11s} threads {setting:6s} busy {busy} -> used {row['threads_used']}  "
-                    f"wall {row['wall']:7.1f} s  cpu {row['cpu']:7.1f} s  first output {first:>5s} s  "
+                    f"wall {row['wall']:7.1f} s  cpu {row['cpu']:7.1f} s  first progress line {first}  "
                     f"load1 before {la:.2f}  rc {res['rc']}",
                     flush=True,
                 )
@@ -245,10 +328,11 @@ def measure(args) -> list[dict]:
 
 
 def summary(rows: list[dict]) -> str:
-    """Markdown table: wall seconds per busy level (ratio to quiet) per workload and thread setting."""
+    """Markdown table: per workload and thread setting, for each busy level: wall seconds (ratio to the
+    quiet run), CPU seconds, load average before; a run cut at ``--timeout`` shows as ``> N s (cut)``."""
     busy_levels = sorted({r["busy"] for r in rows})
-    head = "| workload | threads | " + " | ".join(f"{b} busy: s (x quiet), load" for b in busy_levels) + " |"
-    lines = [head, "|" + "---|" * (2 + len(busy_levels))]
+    head = "| workload | threads | " + " | ".join(f"{b} busy: s (x quiet), CPU s, load" for b in busy_levels)
+    lines = [head + " |", "|" + "---|" * (2 + len(busy_levels))]
     keys = []
     for r in rows:
         if (r["workload"], r["setting"]) not in keys:
@@ -259,12 +343,18 @@ def summary(rows: list[dict]) -> str:
         quiet = by_busy.get(0)
         for b in busy_levels:
             r = by_busy.get(b)
-            if r is None or r["rc"] != 0:
-                cells.append("failed" if r else "-")
+            if r is None:
+                cells.append("-")
+                continue
+            if r["rc"] == -signal.SIGKILL:
+                cells.append(f"> {r['wall']:.0f} (cut), {r['cpu']:.1f}, {r['load1_before']:.1f}")
+                continue
+            if r["rc"] != 0:
+                cells.append("failed")
                 continue
             ratio = f" ({r['wall'] / quiet['wall']:.2f}x)" if quiet and quiet["rc"] == 0 and b else ""
             used = f", {r['threads_used']} thr" if setting == "policy" else ""
-            cells.append(f"{r['wall']:.1f}{ratio}, {r['load1_before']:.1f}{used}")
+            cells.append(f"{r['wall']:.1f}{ratio}, {r['cpu']:.1f}, {r['load1_before']:.1f}{used}")
         lines.append(f"| {work} | {setting} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -287,10 +377,15 @@ def main(argv=None) -> None:
     from common.cli import ArgumentParser, positive_float, positive_int
 
     parser = ArgumentParser(description=__doc__, thread_policy=False)
-    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument(
+        "--workloads", nargs="+", choices=WORKLOADS + KERNEL_WORKLOADS[1:], default=list(WORKLOADS)
+    )
     parser.add_argument("--busy", nargs="+", type=int, choices=(0, 1, 2, 3, 4), default=[0, 1, 2])
     parser.add_argument(
-        "--threads", nargs="+", choices=("1", "2", "4", "policy"), default=["1", "2", "policy"]
+        "--threads",
+        nargs="+",
+        choices=("1", "2", "4", "2p", "4p", "2s", "4s", "policy"),
+        default=["1", "2", "policy"],
     )
     parser.add_argument("--full", action="store_true", help="the test.py default runs unchanged")
     parser.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds per run")
@@ -317,11 +412,15 @@ def worker_main(argv: list[str]) -> None:
     """``--worker renderer|script --report FILE [--threads N] [-- SCRIPT ARGS...]`` (internal)."""
     kind, report = argv[1], argv[3]
     rest = argv[4:]
-    if kind == "renderer":
+    if kind in KERNEL_WORKLOADS:
         from common.threads import configure_threads
 
         configure_threads(int(rest[1]) if rest[:1] == ["--threads"] else None)
-        Path(report).write_text(json.dumps(renderer_worker()))
+        if kind == "renderer":
+            result = renderer_worker()
+        else:
+            result = regions_worker(2**17 if kind == "fine" else 2**22)
+        Path(report).write_text(json.dumps(result))
     else:
         script_worker(rest[1], rest[2:], report)
 
