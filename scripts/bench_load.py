@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ("renderer", "segpaint", "cnp", "stipple", "linerefiner", "sketching")
-KERNEL_WORKLOADS = ("renderer", "fine", "coarse")  # measured in a worker, torch's import excluded
+KERNEL_WORKLOADS = ("renderer", "renderer_torch", "fine", "coarse")  # measured in a worker, torch's import excluded
 SHORT_SPIN = 1000  # GOMP_SPINCOUNT of the "s" settings: ~0.05 ms of spinning before a waiting thread sleeps
 ENTRY_SCRIPTS = (
     "segpaint/test.py",
@@ -416,7 +416,9 @@ def worker_main(argv: list[str]) -> None:
         from common.threads import configure_threads
 
         configure_threads(int(rest[1]) if rest[:1] == ["--threads"] else None)
-        if kind == "renderer":
+        if kind.startswith("renderer"):
+            if kind == "renderer_torch":  # the pure PyTorch path: many small parallel regions
+                os.environ["STROKELAB_NATIVE"] = "0"
             result = renderer_worker()
         else:
             result = regions_worker(2**17 if kind == "fine" else 2**22)

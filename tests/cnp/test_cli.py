@@ -114,7 +114,5 @@ def test_refine_shows_time_left(photo, tmp_path, capsys):
     painting = [line for line in lines if "stroke/s" in line and "with refinement about" in line]
     refining = [line for line in lines if "coffee.png: refine:" in line]
     assert painting and "left (estimate)" in painting[-1], err
-    assert any("3/3" in line for line in refining) and any("left (estimate)" in line for line in refining), (
-        err
-    )
+    assert refining and any("left (estimate)" in line for line in refining), err
     assert json.loads((tmp_path / "coffee" / "metrics.json").read_text())["refine_steps"] == 3
