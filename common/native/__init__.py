@@ -8,8 +8,9 @@ tensor operations per pixel in one pass over memory, with no (pixels x chords) t
 graph. The tests check that both paths agree within 1e-5 (value) and 1e-4 (gradient).
 
 Build: on first use ``kernels.c`` is compiled with the system C compiler (``$CC`` or ``cc``; ``-O3
--march=native -ffp-contract=off -fno-math-errno``: vector instructions of this CPU, no fused multiply-add,
-so the rounding is that of the separate operations) into ``$STROKELAB_CACHE/native`` (default
+-march=native -ffp-contract=off -fno-math-errno -fopenmp-simd``: vector instructions of this CPU, no fused
+multiply-add, so the rounding is that of the separate operations; ``omp simd`` marks the gradient sums that
+may be vectorised, no OpenMP threads) into ``$STROKELAB_CACHE/native`` (default
 ``~/.cache/strokelab/native``), named by a hash of the sources, the command and the CPU's feature flags,
 written to a temporary file and renamed into place (several processes may build at once). It takes about a
 second; later runs load the cached library. No compiler, a failed build or ``STROKELAB_NATIVE=0`` in the
@@ -36,7 +37,7 @@ import torch
 __all__ = ["kernels", "unavailable_reason", "usable", "disabled", "ptr", "suffix"]
 
 _SOURCES = ("kernels.c", "kernels_impl.h")
-_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared")
 _state: dict = {}
 
 

@@ -174,72 +174,76 @@ int64_t FN(b13_cover)(int64_t m, const REAL *geo, const REAL *chord, const int64
 /* Gradient of the entries' alpha with respect to geo: grad_geo (M, 10) += sum over entries of
  * grad_alpha[e] * d alpha_e / d geo (the derivative of the differentiable part of the reference: the
  * implicit-derivative Newton step from t0, then distance, radius, opacity and the smoothstep edge).
- * Pixel centres are (oy + y + 0.5, ox + x + 0.5). Accumulates in double. */
+ * Pixel centres are (oy + y + 0.5, ox + x + 0.5). Entries come in runs of one stroke (any order of runs);
+ * each run is one vectorised loop with its sums in double. */
 void FN(b13_cover_backward)(int64_t e_count, const REAL *geo, const int64_t *stroke, const int32_t *ey,
                             const int32_t *ex, const REAL *t0s, const REAL *inners, const REAL *grad_alpha,
                             int64_t oy, int64_t ox, double *grad_geo) {
-    for (int64_t e = 0; e < e_count; ++e) {
-        const REAL ga = grad_alpha[e];
-        if (ga == 0) continue;
-        const int64_t i = stroke[e];
+    for (int64_t lo = 0; lo < e_count;) {
+        const int64_t i = stroke[lo];
+        int64_t hi = lo + 1;
+        while (hi < e_count && stroke[hi] == i) ++hi;
         const REAL *g = geo + 10 * i;
         const REAL p0x = g[0], p0y = g[1], p1x = g[2], p1y = g[3], p2x = g[4], p2y = g[5];
         const REAL rad0 = g[6], rad2 = g[7], op0 = g[8], op2 = g[9];
         const REAL ax = p0x - 2 * p1x + p2x, ay = p0y - 2 * p1y + p2y, bx = p1x - p0x, by = p1y - p0y;
-        const REAL xs = (REAL)(ex[e] + ox) + (REAL)0.5, ys = (REAL)(ey[e] + oy) + (REAL)0.5;
-        const REAL t0 = t0s[e], inner = inners[e];
-        const REAL ux0 = p0x - xs, uy0 = p0y - ys;
-        /* forward again */
-        const REAL vx = ax * t0 + bx, vy = ay * t0 + by;
-        const REAL ux = (vx + bx) * t0 + ux0, uy = (vy + by) * t0 + uy0;
-        const REAL dphi_raw = 2 * (vx * vx + vy * vy) + ux * ax + uy * ay;
-        const REAL dphi = dphi_raw < (REAL)1e-6 ? (REAL)1e-6 : dphi_raw;
-        const REAL phi = ux * vx + uy * vy;
-        const REAL tt = t0 - inner * phi / dphi;
-        const REAL qx = (ax * tt + 2 * bx) * tt + ux0, qy = (ay * tt + 2 * by) * tt + uy0;
-        const REAL dist = SQRT(qx * qx + qy * qy + (REAL)1e-12);
-        const REAL craw = (REAL)0.5 - dist + rad0 + tt * (rad2 - rad0);
-        const double c = (double)FN(clamp)(craw, 0, 1);
-        const double o = (double)op0 + (double)tt * ((double)op2 - (double)op0);
-        /* backward, in double */
-        const double gd = (double)ga, t = (double)tt;
-        const double go = gd * c * c * (3 - 2 * c);
-        const double gc = (craw >= 0 && craw <= 1) ? gd * o * (6 * c - 6 * c * c) : 0.0;
-        double gt = go * ((double)op2 - (double)op0) + gc * ((double)rad2 - (double)rad0);
-        const double gdist = -gc;
-        const double gqx = gdist * qx / dist, gqy = gdist * qy / dist;
-        double gax = gqx * t * t, gay = gqy * t * t, gbx = 2 * t * gqx, gby = 2 * t * gqy;
-        double gp0x = gqx, gp0y = gqy;
-        gt += gqx * (2 * ax * t + 2 * bx) + gqy * (2 * ay * t + 2 * by);
-        if (inner != 0) {
-            const double gphi = -gt / dphi;
-            const double gdphi = dphi_raw >= (REAL)1e-6 ? gt * phi / ((double)dphi * dphi) : 0.0;
-            double gux = gphi * vx + ax * gdphi, guy = gphi * vy + ay * gdphi;
-            double gvx = gphi * ux + 4 * vx * gdphi, gvy = gphi * uy + 4 * vy * gdphi;
-            gax += ux * gdphi;
-            gay += uy * gdphi;
-            gvx += t0 * gux;
-            gvy += t0 * guy;
-            gbx += t0 * gux;
-            gby += t0 * guy;
-            gp0x += gux;
-            gp0y += guy;
-            gax += t0 * gvx;
-            gay += t0 * gvy;
-            gbx += gvx;
-            gby += gvy;
+        const double dop = (double)op2 - (double)op0, drd = (double)rad2 - (double)rad0;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7, s8, s9)
+        for (int64_t e = lo; e < hi; ++e) {
+            const REAL xs = (REAL)(ex[e] + ox) + (REAL)0.5, ys = (REAL)(ey[e] + oy) + (REAL)0.5;
+            const REAL t0 = t0s[e], inner = inners[e];
+            const REAL ux0 = p0x - xs, uy0 = p0y - ys;
+            /* forward again, as the reference computes it */
+            const REAL vx = ax * t0 + bx, vy = ay * t0 + by;
+            const REAL ux = (vx + bx) * t0 + ux0, uy = (vy + by) * t0 + uy0;
+            const REAL dphi_raw = 2 * (vx * vx + vy * vy) + ux * ax + uy * ay;
+            const REAL dphi = dphi_raw < (REAL)1e-6 ? (REAL)1e-6 : dphi_raw;
+            const REAL phi = ux * vx + uy * vy;
+            const REAL tt = t0 - inner * phi / dphi;
+            const REAL qx = (ax * tt + 2 * bx) * tt + ux0, qy = (ay * tt + 2 * by) * tt + uy0;
+            const REAL dist = SQRT(qx * qx + qy * qy + (REAL)1e-12);
+            const REAL craw = (REAL)0.5 - dist + rad0 + tt * (rad2 - rad0);
+            const double c = craw < 0 ? 0.0 : (craw > 1 ? 1.0 : (double)craw);
+            const double o = (double)op0 + (double)tt * dop;
+            /* backward, in double */
+            const double gd = (double)grad_alpha[e], t = (double)tt;
+            const double go = gd * c * c * (3 - 2 * c);
+            const double gc = ((craw >= 0) & (craw <= 1)) ? gd * o * (6 * c - 6 * c * c) : 0.0;
+            double gt = go * dop + gc * drd;
+            const double gqx = -gc * qx / dist, gqy = -gc * qy / dist;
+            gt += gqx * (2 * ax * t + 2 * bx) + gqy * (2 * ay * t + 2 * by);
+            /* through t = t0 - inner phi / dphi (inner is 0 or 1) */
+            const double gphi = -(double)inner * gt / dphi;
+            const double gdphi = dphi_raw >= (REAL)1e-6 ? (double)inner * gt * phi / ((double)dphi * dphi) : 0.0;
+            const double gux = gphi * vx + ax * gdphi, guy = gphi * vy + ay * gdphi;
+            const double gvx = gphi * ux + 4 * vx * gdphi + t0 * gux, gvy = gphi * uy + 4 * vy * gdphi + t0 * guy;
+            const double gax = gqx * t * t + ux * gdphi + t0 * gvx, gay = gqy * t * t + uy * gdphi + t0 * gvy;
+            const double gbx = 2 * t * gqx + t0 * gux + gvx, gby = 2 * t * gqy + t0 * guy + gvy;
+            const double gp0x = gqx + gux, gp0y = gqy + guy;
+            s0 += gp0x + gax - gbx;
+            s1 += gp0y + gay - gby;
+            s2 += -2 * gax + gbx;
+            s3 += -2 * gay + gby;
+            s4 += gax;
+            s5 += gay;
+            s6 += gc * (1 - t);
+            s7 += gc * t;
+            s8 += go * (1 - t);
+            s9 += go * t;
         }
         double *out = grad_geo + 10 * i;
-        out[0] += gp0x + gax - gbx;
-        out[1] += gp0y + gay - gby;
-        out[2] += -2 * gax + gbx;
-        out[3] += -2 * gay + gby;
-        out[4] += gax;
-        out[5] += gay;
-        out[6] += gc * (1 - t);
-        out[7] += gc * t;
-        out[8] += go * (1 - t);
-        out[9] += go * t;
+        out[0] += s0;
+        out[1] += s1;
+        out[2] += s2;
+        out[3] += s3;
+        out[4] += s4;
+        out[5] += s5;
+        out[6] += s6;
+        out[7] += s7;
+        out[8] += s8;
+        out[9] += s9;
+        lo = hi;
     }
 }
 
