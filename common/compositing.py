@@ -371,7 +371,7 @@ def composite_entries(
         ``color``.
 
     Raises:
-        ValueError: inconsistent shapes.
+        ValueError: inconsistent shapes or an unknown ``backend``.
     """
     if canvas.dim() != 4:
         raise ValueError(f"canvas must be (B, C, H, W), got {tuple(canvas.shape)}")
@@ -389,6 +389,8 @@ def composite_entries(
     if layer is None:
         layer = torch.arange(m, device=pix.device)
     flat = canvas.permute(0, 2, 3, 1).reshape(b * h * w, ch)  # (P, C) channel-last: a pixel is one row
+    if backend not in ("auto", "torch"):
+        raise ValueError(f"backend must be 'auto' or 'torch', got {backend!r}")
     if backend != "torch" and native.usable(canvas, alpha, color):
         perm = None
         if not bool((stroke[1:] >= stroke[:-1]).all()):  # entries into stroke order (runs of one stroke)

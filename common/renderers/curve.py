@@ -35,6 +35,10 @@ proportional to the covered pixels, exact stroke order), in checkpointed segment
 :func:`curve_alpha` is the direct full-canvas evaluation (every chord at every pixel) for small canvases;
 the tests check that both agree.
 
+On the CPU (float32/float64) the no-autograd chord selection of the patch path runs in C when
+:mod:`common.native` can build its kernels (same selected pixels and winning chords; the differentiable
+recomputation stays in PyTorch); ``common.native.disabled()`` forces the PyTorch selection (the reference).
+
 An optional pydiffvg backend (``backend="diffvg"``; ``"auto"`` picks it when ``pydiffvg`` imports) renders
 constant-width strokes with diffvg's 2x2 supersampling, as CLIPasso/MROSS did.
 """
