@@ -275,18 +275,19 @@ class _OverEntries(torch.autograd.Function):
 
 
 class _OverEntriesNative(torch.autograd.Function):
-    """:class:`_OverEntries` as one C loop (``common.native``): entries in an order that paints each pixel's
-    strokes in stroke order are painted one after the other (``C[p] = lerp(C[p], c, a)``, exactly sequential
-    "over"), and backward replays them in reverse. No layers are needed."""
+    """:class:`_OverEntries` as one C loop (``common.native``) on the ``(B, C, H, W)`` canvas itself: entries
+    in an order that paints each pixel's strokes in stroke order are painted one after the other
+    (``C[p] = lerp(C[p], c, a)``, exactly sequential "over"), and backward replays them in reverse. No layers
+    and no channel-last copy are needed."""
 
     @staticmethod
     def forward(ctx, canvas, alpha, color, stroke, pix):
-        sfx = native.suffix(canvas.dtype)
         out = canvas.contiguous().clone()
         alpha, color = alpha.contiguous(), color.contiguous()
         old = torch.empty(pix.numel(), out.shape[1], dtype=out.dtype)
-        getattr(native.kernels(), "over_forward" + sfx)(
-            pix.numel(), out.shape[1], *map(native.ptr, (out, pix, alpha, color, stroke, old))
+        plane = out.shape[2] * out.shape[3]
+        getattr(native.kernels(), "over_forward" + native.suffix(out.dtype))(
+            pix.numel(), out.shape[1], plane, *map(native.ptr, (out, pix, alpha, color, stroke, old))
         )
         ctx.save_for_backward(alpha, color, stroke, pix, old)
         return out
@@ -299,10 +300,9 @@ class _OverEntriesNative(torch.autograd.Function):
         grad_alpha = torch.empty_like(alpha) if ctx.needs_input_grad[1] else None
         grad_color = torch.zeros_like(color) if ctx.needs_input_grad[2] else None
         getattr(native.kernels(), "over_backward" + native.suffix(g.dtype))(
-            pix.numel(),
-            g.shape[1],
+            pix.numel(), g.shape[1], g.shape[2] * g.shape[3],
             *map(native.ptr, (g, pix, alpha, color, stroke, old, grad_alpha, grad_color)),
-        )
+        )  # fmt: skip
         return g, grad_alpha, grad_color, None, None
 
 
@@ -385,30 +385,22 @@ def composite_entries(
         raise ValueError(f"color must be (M, {ch}), or (E, {ch}) per entry, got {tuple(color.shape)}")
     if pix.numel() == 0:  # nothing covered: the canvas, still connected to the strokes (zero gradient)
         return canvas + 0.0 * (alpha.sum() + color.sum())
-    m = int(stroke.max().item()) + 1 if layer is None else layer.numel()
-    if layer is None:
-        layer = torch.arange(m, device=pix.device)
-    flat = canvas.permute(0, 2, 3, 1).reshape(b * h * w, ch)  # (P, C) channel-last: a pixel is one row
     if backend not in ("auto", "torch"):
         raise ValueError(f"backend must be 'auto' or 'torch', got {backend!r}")
     if backend != "torch" and native.usable(canvas, alpha, color):
-        perm = None
         if not bool((stroke[1:] >= stroke[:-1]).all()):  # entries into stroke order (runs of one stroke)
             with torch.no_grad():
                 m = int(stroke.max().item()) + 1
                 perm, _ = _layer_order(stroke, torch.arange(m, device=pix.device), m)
-        if perm is not None:
-            pix, stroke, alpha = pix[perm], stroke[perm], alpha[perm]
-            if per_entry_color:
-                color = color[perm]
-        out = _OverEntriesNative.apply(
-            flat,
-            alpha,
-            color.to(alpha.dtype),
-            None if per_entry_color else stroke.contiguous(),
-            pix.contiguous(),
-        )
-        return out.view(b, h, w, ch).permute(0, 3, 1, 2).contiguous()
+            if perm is not None:
+                pix, stroke, alpha = pix[perm], stroke[perm], alpha[perm]
+                color = color[perm] if per_entry_color else color
+        color, stroke = color.to(alpha.dtype), None if per_entry_color else stroke.contiguous()
+        return _OverEntriesNative.apply(canvas, alpha, color, stroke, pix.contiguous())
+    m = int(stroke.max().item()) + 1 if layer is None else layer.numel()
+    if layer is None:
+        layer = torch.arange(m, device=pix.device)
+    flat = canvas.permute(0, 2, 3, 1).reshape(b * h * w, ch)  # (P, C) channel-last: a pixel is one row
     with torch.no_grad():
         perm, offsets = _layer_order(stroke, layer.to(pix.device), m)
     if perm is not None:

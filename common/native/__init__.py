@@ -68,10 +68,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         f.argtypes = [i64, vp, i64, vp, i64, vp, vp, i64, i64, vp, vp, vp, vp]
         f = getattr(lib, "over_forward" + sfx)
         f.restype = None
-        f.argtypes = [i64, i64, vp, vp, vp, vp, vp, vp]
+        f.argtypes = [i64, i64, i64, vp, vp, vp, vp, vp, vp]
         f = getattr(lib, "over_backward" + sfx)
         f.restype = None
-        f.argtypes = [i64, i64, vp, vp, vp, vp, vp, vp, vp, vp]
+        f.argtypes = [i64, i64, i64, vp, vp, vp, vp, vp, vp, vp, vp]
 
 
 def _build() -> ctypes.CDLL | None:

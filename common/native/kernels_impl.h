@@ -318,36 +318,47 @@ int64_t FN(curve_select)(int64_t m, const REAL *pts, int64_t segments, const REA
 
 /* ---------------------------------------------------------------------------------------------------------
  * Box-over compositing (common/compositing.py: _OverEntries), entries in an order that paints every pixel's
- * strokes in stroke order. canvas (P, C) channel-last, painted in place; color (M, C) with stroke (E,), or
- * (E, C) per entry when stroke is NULL; old (E, C) receives the canvas value under each entry. */
-void FN(over_forward)(int64_t e_count, int64_t channels, REAL *canvas, const int64_t *pix, const REAL *alpha,
-                      const REAL *color, const int64_t *stroke, REAL *old) {
+ * strokes in stroke order. canvas (B, C, H, W) contiguous, painted in place; pix = b * plane + y * W + x
+ * (plane = H * W); color (M, C) with stroke (E,), or (E, C) per entry when stroke is NULL; old (E, C)
+ * receives the canvas value under each entry. */
+static inline int64_t FN(pixel_offset)(int64_t p, int64_t plane, double inv_plane, int64_t channels) {
+    int64_t b = (int64_t)((double)p * inv_plane); /* image index, corrected below: exact */
+    if (b * plane > p) --b;
+    else if ((b + 1) * plane <= p) ++b;
+    return p + b * (channels - 1) * plane;
+}
+
+void FN(over_forward)(int64_t e_count, int64_t channels, int64_t plane, REAL *canvas, const int64_t *pix,
+                      const REAL *alpha, const REAL *color, const int64_t *stroke, REAL *old) {
+    const double inv = 1.0 / (double)plane;
     for (int64_t e = 0; e < e_count; ++e) {
-        REAL *px = canvas + pix[e] * channels;
+        REAL *px = canvas + FN(pixel_offset)(pix[e], plane, inv, channels);
         const REAL *c = color + (stroke ? stroke[e] : e) * channels;
         const REAL a = alpha[e];
         for (int64_t k = 0; k < channels; ++k) {
-            old[e * channels + k] = px[k];
-            px[k] = FN(lerp)(px[k], c[k], a);
+            const REAL o = px[k * plane];
+            old[e * channels + k] = o;
+            px[k * plane] = FN(lerp)(o, c[k], a);
         }
     }
 }
 
-/* Reverse replay: grad (P, C) in/out (becomes dL/dcanvas), grad_alpha (E,) = sum_C g (c - old),
+/* Reverse replay: grad (B, C, H, W) in/out (becomes dL/dcanvas), grad_alpha (E,) = sum_C g (c - old),
  * grad_color += g a (per stroke (M, C) with stroke, per entry (E, C) without); either may be NULL. */
-void FN(over_backward)(int64_t e_count, int64_t channels, REAL *grad, const int64_t *pix, const REAL *alpha,
-                       const REAL *color, const int64_t *stroke, const REAL *old, REAL *grad_alpha,
-                       REAL *grad_color) {
+void FN(over_backward)(int64_t e_count, int64_t channels, int64_t plane, REAL *grad, const int64_t *pix,
+                       const REAL *alpha, const REAL *color, const int64_t *stroke, const REAL *old,
+                       REAL *grad_alpha, REAL *grad_color) {
+    const double inv = 1.0 / (double)plane;
     for (int64_t e = e_count - 1; e >= 0; --e) {
-        REAL *gp = grad + pix[e] * channels;
+        REAL *gp = grad + FN(pixel_offset)(pix[e], plane, inv, channels);
         const int64_t ci = (stroke ? stroke[e] : e) * channels;
         const REAL a = alpha[e], keep = (REAL)1 - a;
         REAL acc = 0;
         for (int64_t k = 0; k < channels; ++k) {
-            const REAL g = gp[k];
+            const REAL g = gp[k * plane];
             acc += (color[ci + k] - old[e * channels + k]) * g;
             if (grad_color) grad_color[ci + k] += g * a;
-            gp[k] = g * keep;
+            gp[k * plane] = g * keep;
         }
         if (grad_alpha) grad_alpha[e] = acc;
     }
