@@ -7,27 +7,14 @@ normalised to the canvas (x = column / W, y = row / H), ``x0 < x1``, ``y0 < y1``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torchvision
 from torch import nn
 from torchvision.ops import roi_align
 
+from compositor.config import PATCH, CompositorConfig  # noqa: F401 - torch-free, re-exported here
 from painter.model import coord_planes
-
-PATCH = 128
-
-
-@dataclass
-class CompositorConfig:
-    """Rebuilds an :class:`Actor` (stored in its checkpoint)."""
-
-    min_box: float = 0.08  # smallest box side, fraction of the region side (release: none)
-    patch: int = PATCH
-    coord: bool = True  # two CoordConv planes after (target, canvas); False for checkpoints from before
-    head: str = "anchors"  # "anchors": scores over ANCHOR_SIDES boxes; "corners": 4 sigmoids (paper)
-
 
 # Anchor boxes of the "anchors" head: square boxes of these sides (fractions of the region), placed
 # with a stride of half their side: 1 + 9 + 49 + 225 = 284 boxes.

@@ -28,12 +28,10 @@ from common.cli import (
     run_main,
     run_training,
 )
-from common.device import require_single_process
+from compositor.config import CompositorTrainConfig
 
 
 def main(argv=None) -> int:
-    from compositor.training import CompositorTrainConfig, train_compositor
-
     d = CompositorTrainConfig
     parser = ArgumentParser(description=__doc__)
     add_common_args(parser, output_dir_default="runs/compositor")
@@ -77,6 +75,9 @@ def main(argv=None) -> int:
         help="actor input and environment size in pixels [paper: 128]",
     )
     args = parser.parse_args(argv)
+    from common.device import require_single_process  # torch: after the flags
+    from compositor.training import train_compositor
+
     require_single_process("compositor training", "its DDPG networks are not synchronised across ranks")
     cfg = d(**config_kwargs(d, vars(args)))
     cfg.model["patch"] = args.patch

@@ -18,9 +18,7 @@ each bad one in one line, ends with "painted N, failed M" and exits 1 if any fai
 from __future__ import annotations
 
 from common.cli import ArgumentParser, add_common_args, float_in, non_negative_int, positive_float, run_main
-
-# the names of linerefiner.synth.STYLES (a test keeps them equal), here so that --help needs no torch
-STYLE_NAMES = ("nib", "taper")
+from linerefiner.config import STYLE_NAMES  # the names of linerefiner.synth.STYLES, without torch
 
 
 def build_parser() -> ArgumentParser:

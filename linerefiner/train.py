@@ -31,17 +31,15 @@ from common.cli import (
     run_training,
 )
 from common.errors import UserError
+from linerefiner.config import STYLE_NAMES, RefinerConfig
 
 
 def build_parser() -> ArgumentParser:
     """Command-line flags (defaults are the original release's, see :class:`RefinerConfig`)."""
-    from linerefiner.model import RefinerConfig
-    from linerefiner.synth import STYLES
-
     d = RefinerConfig()
     p = ArgumentParser(description=__doc__)
     add_common_args(p, output_dir_default="results/linerefiner/train")
-    p.add_argument("--style", default=d.style, choices=sorted(STYLES), help="target drawing style")
+    p.add_argument("--style", default=d.style, choices=STYLE_NAMES, help="target drawing style")
     p.add_argument("--steps", type=positive_int, default=d.steps, help="iterations (D step + G step each)")
     p.add_argument("--batch_size", type=positive_int, default=d.batch_size)
     p.add_argument(
@@ -78,10 +76,9 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from linerefiner.model import RefinerConfig
-    from linerefiner.training import RefinerRun, train_refiner
-
     args = build_parser().parse_args(argv)
+    from linerefiner.training import RefinerRun, train_refiner  # torch: after the flags
+
     if args.crop_size % 32:
         raise UserError(f"--crop_size must be a multiple of 32 (D halves it 5 times), got {args.crop_size}")
     real_fraction = args.real_fraction if args.real_fraction is not None else float(bool(args.pairs_dir))

@@ -9,8 +9,6 @@ compositor, test, stylization): the release mixed ``(target, canvas)`` in traini
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torchvision
 from torch import nn
@@ -18,23 +16,11 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from common.compositing import composite_sequential
 from common.renderers.oil import NUM_PARAMS, oil_edge, oil_maps, render_oil
+from painter.config import PATCH, PainterConfig  # noqa: F401 - torch-free, re-exported here
 
-PATCH = 128
 # Where the 5 strokes of a call start (output-layer prior) and which labelled stroke each one learns in
 # the warm start: the patch centre and the four quadrant centres, (x, y) fractions of the patch.
 STROKE_ANCHORS = ((0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75))
-
-
-@dataclass
-class PainterConfig:
-    """Rebuilds a :class:`Painter` (stored in its checkpoint)."""
-
-    strokes_per_call: int = 5
-    patch: int = PATCH
-    coord: bool = True  # two CoordConv planes after (target, canvas); False for checkpoints from before
-    arch: str = "resnet18"  # "resnet18" (paper) or "anchors" (painter.anchor_model, issue 10)
-    width: int = 32  # first-stage channels of the "anchors" network
-    levels: tuple = (1, 2, 4, 8, 16)  # anchor grids (cells per side) of the "anchors" network
 
 
 def build_painter(config: PainterConfig) -> nn.Module:

@@ -26,11 +26,10 @@ from common.cli import (
     run_main,
     run_training,
 )
+from painter.config import PainterTrainConfig
 
 
 def main(argv=None) -> int:
-    from painter.training import PainterTrainConfig, train_painter
-
     parser = ArgumentParser(description=__doc__)
     add_common_args(parser, output_dir_default="runs/painter")
     parser.add_argument("--dataset", default=None, help="folder of images (default: bundled photos)")
@@ -86,6 +85,8 @@ def main(argv=None) -> int:
     if (args.objective == "gains") != (args.arch == "anchors"):
         parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")
     out_dir = prepare_output_dir(args.output_dir)
+    from painter.training import train_painter  # torch: after the flags
+
     run_training(lambda ctx, log: train_painter(cfg, out_dir, ctx, log=log), args.device)
     return 0
 

@@ -7,7 +7,7 @@ memory, then make ``rollout`` updates on random batches drawn from the memory.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from common.checkpoint import load_checkpoint, load_model_state
 from common.device import DistributedContext, unwrap_model
 from common.losses.wgan import gradient_penalty
 from common.renderers.oil import render_oil
+from painter.config import PainterConfig, PainterTrainConfig  # noqa: F401 - PainterTrainConfig re-exported
 from painter.data import (
     CropSampler,
     SyntheticStrokes,
@@ -25,36 +26,7 @@ from painter.data import (
     strokes_into_box,
     train_opencv_names,
 )
-from painter.model import STROKE_ANCHORS, Critic, PainterConfig, PatchRenderer, build_painter
-
-
-@dataclass
-class PainterTrainConfig:
-    """Every knob of ``painter/train.py`` (defaults sized for a 2-core CPU; the paper's in brackets)."""
-
-    dataset: str | None = None  # None: bundled photos minus the benchmark photos
-    steps: int = 2000  # painter updates [paper: 2M global steps x 40 updates]
-    batch_size: int = 8  # [32]
-    rollout: int = 8  # painter calls per rollout and updates per global step [40]
-    memory: int = 4000  # replay memory capacity, in states [1000 batches of 32]
-    warmup: int = 64  # states in memory before the first update [20 batches]
-    lr: float = 2e-4  # Adam, betas (0.5, 0.999) [2e-4]
-    critic_lr: float = 3e-4  # [3e-4]
-    beta_adv: float = 0.1  # beta_w: adversarial loss scaled to beta_w * L_pixel [0.1]
-    gp_weight: float = 10.0  # lambda of WGAN-GP [10]
-    renderer: str = "oil"  # "oil" (analytic, exact) or a path to an FCN checkpoint [FCN]
-    pretrain_steps: int = 0  # first updates: stroke-supervised warm start on synthetic strokes [none]
-    pyramid: int = 0  # extra pixel-loss levels on 2x, 4x, ... average-pooled images [0]
-    nested: float = 0.0  # fraction of rollouts starting from a painted parent region's canvas [0]
-    objective: str = "paper"  # "paper": L_pixel + gamma L_adv on the 5 strokes; "gains": per-anchor gains
-    subset: int = 32  # "gains": proposals per sample trained per update (the 5 chosen + random ones)
-    opencv: bool = False  # also train on the opencv-doc photos (painter.data.train_opencv_names)
-    init: str = ""  # painter checkpoint whose weights a fresh run starts from ("" = new weights)
-    clip: float = 1.0  # gradient-norm clip of the painter update ("gains"; 0 = none)
-    save_every: int = 100
-    max_minutes: float = 0.0  # stop (and save) after this wall time; 0 = no limit
-    seed: int = 0
-    model: dict = field(default_factory=lambda: asdict(PainterConfig()))
+from painter.model import STROKE_ANCHORS, Critic, PatchRenderer, build_painter
 
 
 class ReplayMemory:

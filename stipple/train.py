@@ -15,9 +15,6 @@ from __future__ import annotations
 import logging
 
 from common.cli import ArgumentParser, config_kwargs, positive_float, positive_int, run_main, run_training
-from stipple.losses import LossWeights
-from stipple.model import StippleNetConfig
-from stipple.training import TrainConfig, train
 
 
 def build_parser() -> ArgumentParser:
@@ -53,6 +50,10 @@ def build_parser() -> ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from stipple.losses import LossWeights  # torch: after the flags
+    from stipple.model import StippleNetConfig
+    from stipple.training import TrainConfig, train
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     flags = vars(args)
     model_cfg = StippleNetConfig(

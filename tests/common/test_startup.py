@@ -1,4 +1,5 @@
-"""``--help`` of every entry script: it works, and it imports no heavy library (issue 16: --help < 1 s).
+"""``--help`` of every entry script (found by :func:`entry_scripts`): it works, and it imports no heavy
+library (issue 16: --help < 1 s).
 
 Checked by module, not by timing (timings on a shared machine are noise): each script runs ``--help`` in a
 fresh interpreter, which then reports which heavy modules ended up in ``sys.modules``.
@@ -21,27 +22,44 @@ OPTIONAL_HEAVY = ("transformers", "open_clip", "matplotlib", "skimage.segmentati
 # torch and friends: 4-6 s to import on the project's CPU; kept out of --help where the script allows it
 TORCH_HEAVY = ("torch", "torchvision", "cv2", "scipy", "skimage", "numpy", *OPTIONAL_HEAVY)
 
-TORCH_FREE_HELP = (
-    "segpaint/test.py",
-    "segpaint/train.py",
-    "compositor/train_renderer_FCN.py",
-    "compositor/test.py",
-    "compositor/DT.py",
-    "compositor/stylize.py",
-    "stipple/test.py",
-    "stipple/make_dataset.py",
-    "stipple/visualize.py",
-    "sketching/test.py",
-    "linerefiner/test.py",
-    "scripts/demo.py",
-)
-# their --help still imports torch, through the training config / parser that lives beside torch code
-TORCH_HELP = (
-    "compositor/train.py",
-    "painter/train.py",
-    "stipple/train.py",
-    "linerefiner/train.py",
-)
+
+def entry_scripts() -> list[str]:
+    """Every entry script: ``<method>/*.py`` (a folder with ``__init__.py``, not common/ or tests/) and
+    ``scripts/*.py`` with a ``__main__`` block, as paths relative to the repository root."""
+    found = []
+    for path in sorted(ROOT.glob("*/*.py")):
+        folder = path.parent
+        if folder.name in ("common", "tests") or not (
+            folder.name == "scripts" or (folder / "__init__.py").is_file()
+        ):
+            continue
+        if '__name__ == "__main__"' in path.read_text(encoding="utf-8"):
+            found.append(path.relative_to(ROOT).as_posix())
+    return found
+
+
+# --help still imports torch (or numpy): the parser sits in a module whose code needs them at import time
+# (issue 16's --help < 1 s is not met for these; listed so that any other script that regresses fails)
+TORCH_HELP = {
+    "scripts/bench_linerefiner.py": "benchmark, module-level torch/cv2 imports",
+    "scripts/bench_renderers.py": "benchmark, module-level torch import",
+    "scripts/bench_sketching.py": "benchmark, module-level torch imports",
+    "scripts/bench_stipple.py": "benchmark, module-level torch imports",
+    "scripts/app.py": "Gradio demo: scripts.app_requests imports common.data (torch) and numpy",
+    "scripts/make_gallery.py": "numpy and Pillow at module level (no torch)",
+    "painter/evaluate.py": "a library module with a diagnostic __main__ (python -m painter.evaluate)",
+    "linerefiner/figures.py": "figure script, module-level torch/cv2 imports",
+}
+TORCH_FREE_HELP = tuple(s for s in entry_scripts() if s not in TORCH_HELP)
+
+
+def test_entry_scripts_found():
+    """The discovery sees the known entry scripts (a broken glob would make the tests below vacuous)."""
+    scripts = entry_scripts()
+    for name in ("segpaint/test.py", "painter/train.py", "stipple/train.py", "scripts/demo.py"):
+        assert name in scripts
+    assert set(TORCH_HELP) <= set(scripts) and len(scripts) >= 25
+
 
 RUNNER = """
 import json, runpy, sys
@@ -82,7 +100,7 @@ def test_help_imports_no_heavy_library(script):
 
 
 @pytest.mark.slow  # each imports torch (4-6 s here)
-@pytest.mark.parametrize("script", TORCH_HELP)
+@pytest.mark.parametrize("script", sorted(TORCH_HELP))
 def test_help_imports_no_optional_heavy_library(script):
     report, text = help_imports(script, OPTIONAL_HEAVY)
     assert report["code"] == 0 and text.startswith("usage:") and "--threads" in text
@@ -116,7 +134,7 @@ def test_default_paths_import_no_optional_library():
 
 
 def test_linerefiner_style_names_match_the_styles():
+    from linerefiner.config import STYLE_NAMES
     from linerefiner.synth import STYLES
-    from linerefiner.test import STYLE_NAMES
 
     assert STYLE_NAMES == tuple(sorted(STYLES))
