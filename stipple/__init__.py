@@ -76,48 +76,62 @@ Departures from the release and the papers, and why
    neighbouring cells' stipples interleave; the earlier sigmoid offsets kept every stipple inside its cell.
 11. Tone loss (ours): the bench's tone measure as a loss, through the differentiable ``dots`` renderer.
 12. Optional relaxation: ``predict_stipples(relax=k)`` (test.py ``--relax k``) runs k weighted Lloyd steps
-   on the predicted points (``stipple.stipplers.lloyd_relax``: 16 px per point, 2 x 2 border sub-pixels);
-   the bench times it separately.
+   on the predicted points (``stipple.stipplers.lloyd_relax``: the exact cells of the WVS below); the bench
+   times one step separately. Measured with the shipped network (flat 50 % gray 512 px; fruits / camera /
+   home at 1024 and 4096 points; load 7-12): one step lifts the nearest-neighbour mean/std on flat gray from
+   3.37 to 7.22 (two steps 9.48, WVS 20.3) and the peer tone PSNR (equal discs: where the points are) by
+   0.5-3.1 dB (fruits 4096: 16.89 -> 19.81), but it RAISES the lattice peak at |k| = sqrt(N) (1024: 1.73 ->
+   5.42, 4096: 2.40 -> 10.06) and the angular anisotropy (+0.23 -> +0.72 dB, +0.21 -> +0.95 dB): the
+   network puts about one stipple per grid cell, and Lloyd steps pull such a set towards the square lattice
+   of the cells. A step costs 0.11-0.33 s (0.25-1.4 s for the earlier 2 raster steps), more than the network
+   itself, so with it the network is no longer 100x faster than WVS. It is therefore not the default.
 13. Training data: crops of the bundled photos and of Debian opencv-doc's photos (fruits, home, messi5 and
    the scikit-image benchmark photos held out; near-duplicate calibration boards dropped), plus synthetic
    tone images, with the 8 symmetries of the square applied to image and points together.
 
 Classical stipplers: what cost the 2.7 dB against the published WVS, and what changed (issue 13)
 ------------------------------------------------------------------------------------------------
-Measure: fruits.jpg (opencv-doc, 512 x 480), N = 5000, 50 Lloyd iterations, one thread, "peer tone PSNR"
-(``stipple.evaluate.peer_tone_psnr``: equal discs r = 0.5 sqrt(HW / (pi N)), Gaussian blur sigma 3 px on
-both, render normalised to the input's blurred mean / std); 2-core CPU shared with ~10 jobs (load 8-11), so
-seconds are compared only within one run. One factor at a time, from today's path (20.50 dB):
+Measure: fruits.jpg (512 x 480) and messi5.jpg (512 x 320) from opencv-doc, N = 5000, 50 Lloyd iterations,
+one thread, "peer tone PSNR" (``stipple.evaluate.peer_tone_psnr``: equal discs r = 0.5 sqrt(HW / (pi N)),
+Gaussian blur sigma 3 px on both, render normalised to the input's blurred mean / std), the mean of seeds
+0, 1, 2 (one seed varies by up to 0.9 dB with independent initial sites); 2-core CPU shared with other jobs
+(load 6-12), so seconds are compared only within one run (``runs/exp2`` logs, not shipped).
 
-- Jump-flooding labels are not the cause: exact nearest-site labels (k-d tree) at the same raster give
-  20.43 dB. JFA warm-started from the previous iteration's labels (4 passes instead of 11 once sites move
-  less than a few pixels; 100 % agreement with brute force in ``tests/stipple``) gives 20.49 dB in 20.2 s
-  against 53.4 s (same run): free speed.
-- Centroid accuracy at the cell borders is the main cause. A finer raster (256 instead of 64 px per point,
-  cold JFA) gives 22.07 dB but is ~7x slower; resolving only the border pixels into 4 x 4 sub-pixels
-  labelled exactly among their 3 x 3 neighbourhood's sites (``voronoi.cell_stats_refined``) gives 22.27 dB.
-  Refining only the last 5 / 10 of the 50 iterations gives 21.02 / 21.36 dB: the positions need the
-  accurate centroids throughout.
-- Density normalisation: min-max stretching rho per image (the darkest pixel 1, the lightest 0; Secord
-  normalises the image) gives +0.77 dB (21.27 dB with warm JFA): sparse stipples in the lightest areas are
-  noise under a 3-px blur. Radii still follow the true density, so the tone-matched ink is unchanged.
-- Combined (warm JFA + stretch): 128 px per point 22.47 dB in 45.9 s; 2 x 2 border sub-pixels 22.70 dB in
-  45.5 s; 4 x 4 sub-pixels 22.99 dB in 109.8 s, against today's path 47.1 s in the same run. The default is
-  2 x 2 sub-pixels at 64 px per point (``weighted_voronoi_stippling(subpixel=2, normalize=True,
-  warm_start=True)``): 22.70 dB in 48.4 s where today's code took 84.3 s (same run, load 8.7-9.0).
-- Our exact reference of Secord's method (density zoomed 4x by nearest neighbour, ~790 px per point,
-  exact k-d-tree labels, raw density; runs/ only, not shipped) gives 22.69 dB on fruits and 21.27 dB on
-  messi5, below the 23.2 / 22.5 dB quoted for the peer, so part of the quoted figure comes from a density
-  convention we could not reproduce from the paper's text. ``scripts/bench_stipple.py`` (section ``peer``)
-  measures both photos side by side with today's path.
-- ``scripts/bench_stipple.py`` (load 8.5-12): fruits 22.70 dB (today's path 20.50), messi5 21.93 dB (19.54);
-  the published figures 23.2 / 22.5 dB are NOT reached. Flat 50 % gray, 2000 points: NN distance mean/std
-  14.64 (today 11.37, target 14). Tone PSNR (sigma = dot spacing, own radii) is >= today's path and >= LBG
-  on all 12 photo x count cells (1024, 4096). Seconds: 370.6 against today's path's 395.3 over those 12
-  cells, but slower in 3 of them (camera 4096: 55.5 vs 49.5 s; fruits 1024: 15.6 vs 15.2; fruits 4096:
-  69.4 vs 36.5). Suspected cause, not measured: with the stretched density more sites crowd into dark
-  areas, share seed pixels, are re-drawn, and every re-draw makes the next labelling a cold 11-pass JFA.
-- Threads: WVS, camera, 4096 points: 1 thread 28.5 s, 2 threads 304.6 s (load 9.2-10.3); the entry scripts
-  use ``common.threads`` (free CPUs only, never oversubscribed).
+Earlier session, from today's path (20.50 dB on fruits): jump-flooding labels were not the cause (exact
+k-d-tree labels 20.43 dB); centroid accuracy at cell borders and the min-max density stretch (the
+ReScience replication also stretches: 1 - normalize(gray)) were; that default (64 px per point, 2 x 2
+border sub-pixels, stretch, warm jump flooding) gave 22.70 / 21.93 dB in 48 / 40 s.
 
+This session, one factor at a time (fruits / messi5):
+
+- Exact cells (``stipple.exact_cells``): the clipped Voronoi polygons of the sites (Delaunay dual, sites near
+  the border mirrored), the image's own piecewise-constant density integrated exactly along each scanline
+  by Secord's row prefix sums, 2 scanlines per pixel row; independent initial sites, plain Lloyd:
+  23.28 / 21.86 dB (seeds 23.05 23.45 23.33 / 21.33 21.99 22.26) in 12.6 / 21.5 s. This reproduces the
+  quoted 23.2 / 22.5 dB within the seed spread: with the same initialisation as the peer, exact cells are
+  what the peer computes.
+- Over-relaxed steps s <- s + omega (c - s) with independent initial sites: omega 1.5: 23.68 / 22.29 dB,
+  omega 1.8: 23.80 / 22.41 dB; omega 1.8 with 4 scanlines per row 23.95 / 22.65 dB.
+- The initial sites are the remaining cause. Independent samples of rho put a Poisson number of sites in
+  every region (+- sqrt(n)); Lloyd iterations fix the local arrangement within a few iterations but move
+  sites between distant regions very slowly, so after 50 iterations the local counts still carry that
+  noise, which the 3-px blur shows. Stratified initial sites along a Hilbert curve over the pixels (every
+  run of the curve holding mass M gets M N / total sites within one; ``stipplers._hilbert_sample``) give,
+  with exact cells and plain Lloyd (the default): 25.69 / 25.90 dB (seeds 25.64 25.62 25.82 / 26.11 25.77
+  25.83) in 5.6 / 6.7 s. The same initial sites with the earlier raster default: 25.87 / 25.91 dB in 36.1 /
+  16.6 s, so the initialisation is the +3 dB, and the exact cells are the speed. With Hilbert sites:
+  omega 1.8: 25.55 / 25.57 dB (no gain, so omega = 1 stays the default); 6 scanlines per row 25.74 / 25.86;
+  0 iterations (the initial sites alone) 16.42 / 17.70 dB; 10 iterations 24.78 / 25.75 dB in 0.7 s.
+- Flat 50 % gray, 512 px, 2000 points, NN distance mean/std: 20.32 with Hilbert sites (15.86 with
+  independent ones, 14.64 for the earlier default, 14.2 quoted for the peer). Blue noise on flat gray: a
+  sharper ring at the mean spacing (peak 7.16 / 10.41 at N = 1024 / 4096 against 3.44 / 3.32 before) and
+  higher angular anisotropy (-0.55 / -1.40 dB against -3.51 / -4.02 dB): the sites relax into larger
+  near-hexagonal domains (the renders show no curve pattern).
+- Our exact reference of Secord's method at the peer's zoom (3x nearest, ~440 px per point, exact k-d-tree
+  labels, stretched density, independent initial sites) gives 22.64 / 21.59 dB: the same as the exact
+  cells above within the seed spread, at 40 s.
+
+The defaults are ``weighted_voronoi_stippling(method="exact", init="hilbert", overrelax=1.0)`` (scanlines
+per row: about 12 per stipple spacing, at least 2); ``method="raster"`` keeps the torch jump-flooding path
+(GPU-capable). The exact path runs on the CPU (Qhull) whatever the input's device.
 """

@@ -6,9 +6,9 @@ sites clipped to the image rectangle (the dual of Qhull's Delaunay triangulation
 the sites near each border mirrored across it, which clips every cell to the rectangle), and along each
 scanline the density is integrated EXACTLY between the two fractional crossings of the cell's boundary
 (the density is constant over every pixel, so the integral of rho, rho x and rho x^2 between two real x
-positions is a prefix sum plus two partial pixels). In y the integral is sampled at ``sub_rows`` scanlines per pixel row (midpoint
-rule). Every centroid is therefore that of the true cell of the image's own piecewise-constant density, up
-to the sub-row spacing, with no raster of labels at all.
+positions is a prefix sum plus two partial pixels). In y the integral is sampled at ``sub_rows`` scanlines
+per pixel row (midpoint rule). Every centroid is therefore that of the true cell of the image's own
+piecewise-constant density, up to the sub-row spacing, with no raster of labels at all.
 
 Units: pixels of the density raster; x = column, y = row, continuous, pixel (i, j) covers
 [j, j + 1) x [i, i + 1).

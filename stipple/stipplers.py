@@ -15,6 +15,7 @@ this is also the paper's stopping rule (cells end with m ~ A = pi (d/2)^2).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -121,6 +122,14 @@ def hilbert_index(x: torch.Tensor, y: torch.Tensor, order: int) -> torch.Tensor:
     return d
 
 
+@functools.lru_cache(maxsize=8)
+def _hilbert_order(height: int, width: int) -> torch.Tensor:
+    """(H W,) int64 flat pixel indices of an H x W raster in Hilbert-curve order (cached per size)."""
+    order = max(1, math.ceil(math.log2(max(height, width))))
+    yy, xx = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.argsort(hilbert_index(xx.reshape(-1), yy.reshape(-1), order))
+
+
 def _hilbert_sample(density: torch.Tensor, n: int, generator: torch.Generator | None) -> torch.Tensor:
     """n points (B, n, 2) in pixel units drawn from rho by stratified sampling along a Hilbert curve.
 
@@ -131,9 +140,7 @@ def _hilbert_sample(density: torch.Tensor, n: int, generator: torch.Generator | 
     arrangement quickly but move mass between distant regions slowly (measured in ``stipple/__init__``).
     """
     b, h, w = density.shape
-    order = max(1, math.ceil(math.log2(max(h, w))))
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    perm = torch.argsort(hilbert_index(xx.reshape(-1), yy.reshape(-1), order))
+    perm = _hilbert_order(h, w)
     out = []
     for i in range(b):
         cum = (density[i].reshape(-1).double().cpu()[perm] + 1e-9).cumsum(0)
@@ -509,35 +516,40 @@ def lloyd_relax(
     image: torch.Tensor,
     stipples: Stipples,
     steps: int = 1,
-    pixels_per_point: float = 16.0,
     normalize: bool = True,
     gamma: float = 1.0,
+    sub_rows: int | None = None,
 ) -> Stipples:
     """A few weighted Lloyd steps (Secord 2002) on given stipples: each moves to its cell's centroid.
 
-    The cheap relaxation option of the network (``predict_stipples(..., relax=steps)``): a coarse working
-    raster (``pixels_per_point``) and full jump flooding, cell borders at 2 x 2 sub-pixels. Radii and
-    colours are kept.
+    The relaxation option of the network (``predict_stipples(..., relax=steps)``): the exact clipped
+    Voronoi cells of the image's own density (:func:`stipple.exact_cells.exact_cell_stats`, as
+    :func:`weighted_voronoi_stippling`), CPU. Radii and colours are kept.
 
     Args:
         image: (1, 3, H, W) or (1, 1, H, W) float in [0, 1], the stippled image.
         stipples: its :class:`Stipples` (N >= 1).
         steps: Lloyd steps (>= 0).
-        pixels_per_point, normalize, gamma: as in :func:`weighted_voronoi_stippling`.
+        normalize, gamma, sub_rows: as in :func:`weighted_voronoi_stippling`.
 
     Returns:
         a new :class:`Stipples` with the moved positions.
     """
+    from stipple.exact_cells import RowTables, exact_cell_stats
+
     n = len(stipples)
     if steps <= 0 or n == 0:
         return stipples
-    _, _, h0, w0 = image.shape
-    h, w = working_size(h0, w0, n, pixels_per_point)
-    rho = density_from_image(_resample(image.float(), (h, w)), gamma)
+    img = image.float().cpu()
+    _, _, h, w = img.shape
+    rho = density_from_image(img, gamma)
     if normalize:
         rho = _stretch(rho)
-    scale = torch.tensor([w, h], dtype=torch.float32, device=rho.device)
-    sites = stipples.positions.to(rho.device)[None] * scale
+    tables = RowTables(rho[0])
+    rows = sub_rows or auto_sub_rows(h, w, n)
+    scale = torch.tensor([w, h], dtype=torch.float64)
+    sites = stipples.positions.double().cpu() * scale
     for _ in range(steps):
-        sites = cell_stats_refined(rho, nearest_site_jfa(sites, h, w), sites, sub=2).centroid
-    return Stipples((sites[0] / scale).clamp(0, 1).cpu(), stipples.radii, stipples.colors)
+        sites = exact_cell_stats(rho[0], sites, rows, tables=tables).centroid[0]
+        sites = sites.clamp(torch.full((2,), 1e-6, dtype=torch.float64), scale - 1e-6)
+    return Stipples((sites / scale).clamp(0, 1).float(), stipples.radii, stipples.colors)

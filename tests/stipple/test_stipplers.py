@@ -200,3 +200,18 @@ def test_wvs_methods_and_inits_give_exact_counts():
     for n in (1, 2, 3):  # tiny counts: every site still gets its clipped cell
         st = weighted_voronoi_stippling(img, n, n_iter=4)[0]
         assert len(st) == n and (st.radii > 0).all()
+
+
+def test_lloyd_relax_keeps_count_and_evens_out_clumps():
+    from stipple.evaluate import nn_regularity
+    from stipple.stipplers import Stipples, lloyd_relax
+
+    gen = torch.Generator().manual_seed(5)
+    pts = torch.rand(400, 2, generator=gen)
+    st = Stipples(pts, torch.full((400,), 0.01), torch.zeros(400, 3))
+    flat = torch.full((1, 3, 80, 80), 0.5)
+    one, two = lloyd_relax(flat, st, 1), lloyd_relax(flat, st, 2)
+    assert len(one) == 400 and torch.equal(one.radii, st.radii)
+    before, after1, after2 = (nn_regularity(s.positions, 80, 80) for s in (st, one, two))
+    assert before < after1 < after2  # each Lloyd step spreads clumped (uniform random) points more evenly
+    assert lloyd_relax(flat, st, 0) is st
