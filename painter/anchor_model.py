@@ -155,9 +155,16 @@ class AnchorPainter(nn.Module):
         idx = torch.stack(chosen, 1)  # (B, N), anchors are stored coarse to fine
         return idx.sort(1).values
 
-    def forward(self, target: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) target and canvas in [0, 1] -> (B, 5, 8) ``oil`` strokes in patch coordinates."""
+    def forward(self, target: torch.Tensor, canvas: torch.Tensor, proposals: bool = False):
+        """(B, 3, S, S) target and canvas in [0, 1] -> (B, 5, 8) ``oil`` strokes in patch coordinates.
+
+        With ``proposals=True`` it returns :meth:`proposals` instead (all K strokes and scores): the
+        training loss calls it this way so that it runs through ``DistributedDataParallel``'s forward,
+        whose gradient all-reduce would be skipped by a direct ``.proposals`` call on the inner module.
+        """
         strokes, scores = self.proposals(target, canvas)
+        if proposals:
+            return strokes, scores
         idx = self.select(scores)
         return strokes.gather(1, idx[..., None].expand(-1, -1, NUM_PARAMS))
 

@@ -158,15 +158,19 @@ def gains_loss(painter, target: torch.Tensor, canvas: torch.Tensor, subset: int,
     of the patch's error it removed (clamped at 1e-4; MSE).
 
     ``subset`` proposals per sample are trained: the ``strokes_per_call`` the painter would choose plus
-    random others (all when ``subset`` >= K).
+    random others (all when ``subset`` >= K). ``painter`` is the :class:`AnchorPainter` or its
+    ``DistributedDataParallel`` wrapper; the proposals come through its forward (``proposals=True``), so
+    under DDP the backward all-reduces the gradients.
 
     Returns:
         dict with ``loss`` (scalar, differentiable), ``gain`` (mean gain of the chosen proposals) and
         ``score`` (the score loss), both floats.
     """
-    strokes, scores = painter.proposals(target, canvas)  # (B, K, 8), (B, K)
+    core = unwrap_model(painter)
+    # Through the (possibly DDP-wrapped) module's forward, so that DDP all-reduces the gradients.
+    strokes, scores = painter(target, canvas, proposals=True)  # (B, K, 8), (B, K)
     b, k = scores.shape
-    chosen = painter.select(scores)  # (B, N)
+    chosen = core.select(scores)  # (B, N)
     if subset < k:
         rand = torch.rand(b, k, generator=gen).to(scores.device)
         rand.scatter_(1, chosen, 2.0)  # the chosen ones first
@@ -181,7 +185,7 @@ def gains_loss(painter, target: torch.Tensor, canvas: torch.Tensor, subset: int,
     share = (gains.detach() / before).clamp_min(1e-4)
     l_score = F.mse_loss(scores, share.log())
     l_gain = -(gains / before.detach()).mean()  # relative: every patch counts the same
-    n = painter.strokes_per_call
+    n = core.strokes_per_call
     return {"loss": l_gain + 0.01 * l_score, "gain": gains[:, :n].mean().item(), "score": l_score.item()}
 
 
@@ -292,7 +296,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
             painter.train()
             target, canvas = memory.sample(cfg.batch_size, device)
             if cfg.objective == "gains":  # anchor painter: per-proposal greedy gains
-                out = gains_loss(unwrap_model(painter), target, canvas, cfg.subset)
+                out = gains_loss(painter, target, canvas, cfg.subset)
                 opt.zero_grad(set_to_none=True)
                 out["loss"].backward()
                 if cfg.clip > 0:

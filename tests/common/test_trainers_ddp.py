@@ -94,18 +94,11 @@ def photos_dir(tmp_path_factory):
     return root
 
 
-GAINS_BYPASSES_DDP = pytest.mark.xfail(
-    strict=True,
-    reason="painter/training.py: the gains objective calls gains_loss(unwrap_model(painter), ...), so DDP's "
-    "gradient all-reduce never runs and the ranks' painters diverge after the first update",
-)
-
-
 @pytest.mark.parametrize(
     "arch",
     [
         ["--arch", "resnet18"],  # the paper's loss (pixel + WGAN-GP critic)
-        pytest.param(["--arch", "anchors", "--objective", "gains", "--width", "8"], marks=GAINS_BYPASSES_DDP),
+        ["--arch", "anchors", "--objective", "gains", "--width", "8"],  # gains_loss through DDP's forward
     ],
 )
 def test_painter_trainer_on_two_ranks(tmp_path, photos_dir, arch):
