@@ -194,6 +194,19 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int = PATCH) -> 
     return roi_align(images, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
 
 
+def crop_many(image: torch.Tensor, boxes: torch.Tensor, size: int = PATCH) -> torch.Tensor:
+    """Crop M normalised boxes from ONE image: (1, C, H, W), (M, 4) -> (M, C, size, size).
+
+    The same resampling as :func:`crop_boxes` (``roi_align``, adaptive sampling) without expanding the
+    image to M copies (``crop_boxes(image.expand(M, ...))`` made roi_align copy the whole image M times:
+    35 of 79 s of a 1000-stroke look-ahead painting).
+    """
+    h, w = image.shape[-2:]
+    scale = torch.tensor([w, h, w, h], dtype=image.dtype, device=image.device)
+    rois = torch.cat([torch.zeros(len(boxes), 1, device=image.device, dtype=image.dtype), boxes * scale], 1)
+    return roi_align(image, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+
+
 def patch_to_canvas(strokes: torch.Tensor, boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Map ``oil`` strokes painted on a square patch of a box to the full canvas's coordinates.
 

@@ -30,6 +30,7 @@ class CNPConfig:
         3 uniform-grid baseline. size: canvas long side, pixels. refine: Adam steps on the strokes after
         painting, at ``refine_size`` px. per_region: strokes per sub-region (a multiple of 5).
         video: write the process; video_format ``"mp4"`` or ``"gif"``. seed: random seed. progress: bar.
+        policy: region picker of modes 1 and 2 (``compositor.paint.paint_image``): lookahead, actor, teacher.
     """
 
     stroke_num: int = 1000
@@ -42,6 +43,7 @@ class CNPConfig:
     video_format: str = "mp4"
     seed: int = 0
     progress: bool = True
+    policy: str = "lookahead"
 
 
 def load_target(path, size: int, device) -> torch.Tensor:
@@ -95,12 +97,14 @@ def paint_target(
     frames=0,
     progress=None,
     refine_progress=None,
+    policy="lookahead",
 ) -> dict:
     """Paint a (1, 3, H, W) target; returns strokes, canvas, frames, timings and metrics (with refinement).
 
     ``progress``: tqdm-like ``update(n)`` per painted strokes; ``refine_progress``: callable(step) after
-    each refinement step (see :func:`compositor.paint.refine_strokes`)."""
-    res = paint_image(target, painter, actor, stroke_num, mode, per_region, frames, progress)
+    each refinement step (see :func:`compositor.paint.refine_strokes`); ``policy``: the region picker of
+    modes 1 and 2 (:func:`compositor.paint.paint_image`)."""
+    res = paint_image(target, painter, actor, stroke_num, mode, per_region, frames, progress, policy)
     out = {
         "strokes": res.strokes,
         "canvas": res.canvas,
@@ -169,7 +173,7 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
 
         res = paint_target(
             target, painter, actor, cfg.stroke_num, cfg.mode, cfg.refine, cfg.refine_size, cfg.per_region,
-            frames, _PaintProgress(bar, left), refine_tick,
+            frames, _PaintProgress(bar, left), refine_tick, cfg.policy,
         )  # fmt: skip
     strokes = res["strokes"].cpu()
     if strokes.shape[0] != cfg.stroke_num:
@@ -179,6 +183,7 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
         "strokes": int(strokes.shape[0]),
         "canvas": {"height": h, "width": w},
         "mode": cfg.mode,
+        "policy": cfg.policy if cfg.mode in (1, 2) else None,
         "regions": res["regions"],
         "refine_steps": cfg.refine,
         "seconds_paint": round(res["seconds_paint"], 3),

@@ -39,9 +39,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--per_region", type=int_in(5, 100), default=5, help="strokes per sub-region (x5)")
     parser.add_argument(
         "--policy",
-        choices=("actor", "teacher"),
-        default="actor",
-        help="who picks regions in modes 1/2: the trained actor, or the greedy teacher (ablation)",
+        choices=("lookahead", "actor", "teacher"),
+        default="lookahead",
+        help="who picks regions in modes 1/2: coarse-to-fine greedy look-ahead (default), the trained "
+        "actor (the paper's compositor), or the actor's imitation teacher (ablation)",
     )
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: shipped)")
     parser.add_argument("--compositor", default=None, help="compositor checkpoint (default: shipped)")
@@ -65,13 +66,13 @@ def main(argv=None) -> int:
 
     cfg = CNPConfig(
         args.stroke_num, args.mode, args.size, args.refine, args.refine_size, args.per_region, args.video,
-        args.video_format, args.seed, not args.no_progress,
+        args.video_format, args.seed, not args.no_progress, args.policy,
     )  # fmt: skip
     images, is_folder = list_inputs(args.img_path)
     device = get_device(args.device)
     painter = load_painter(args.painter or default_checkpoint("cnp_painter.pt"), device)
     actor = None
-    if args.policy == "actor":
+    if args.policy == "actor" or args.compositor:  # a checkpoint named on the command line is always checked
         actor = load_actor(args.compositor or default_checkpoint("cnp_compositor.pt"), device)
 
     def paint_one(path, folder):

@@ -47,6 +47,7 @@ class PainterTrainConfig:
     opencv: bool = False  # also train on the opencv-doc photos (painter.data.train_opencv_names)
     init: str = ""  # painter checkpoint whose weights a fresh run starts from ("" = new weights)
     clip: float = 1.0  # gradient-norm clip of the painter update ("gains"; 0 = none)
+    val_calls: tuple = (1, 5, 20)  # keep-best val_mse: mean held-out MSE after these calls from black
     save_every: int = 100
     max_minutes: float = 0.0  # stop (and save) after this wall time; 0 = no limit
     seed: int = 0

@@ -73,6 +73,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--clip", type=non_negative_float, default=PainterTrainConfig.clip, help="gradient-norm clip (gains)"
     )
+    parser.add_argument(
+        "--val_calls",
+        type=positive_int,
+        nargs="+",
+        default=list(PainterTrainConfig.val_calls),
+        help="keep-best val_mse: mean held-out MSE after these numbers of calls from black",
+    )
     parser.add_argument("--renderer", default="oil", help='"oil" (analytic) or an FCN checkpoint path')
     parser.add_argument("--save_every", type=positive_int, default=PainterTrainConfig.save_every)
     parser.add_argument(
@@ -81,6 +88,7 @@ def main(argv=None) -> int:
     parser.add_argument("--patch", type=positive_int, default=128, help="patch side in pixels [paper: 128]")
     args = parser.parse_args(argv)
     cfg = PainterTrainConfig(**config_kwargs(PainterTrainConfig, vars(args)))
+    cfg.val_calls = tuple(args.val_calls)
     cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)  # --init: its stored ones win
     if (args.objective == "gains") != (args.arch == "anchors"):
         parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")

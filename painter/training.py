@@ -224,7 +224,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
 
     Writes into ``out_dir``: ``last.pt`` (resumable: painter, critic, both optimisers, RNG), ``best.pt``
     and ``painter_best.pt`` (fp16, what ``compositor/test.py --painter`` loads) whenever the held-out
-    validation MSE (``val_mse``: mean MSE after 1, 5 and 20 calls from black on
+    validation MSE (``val_mse``: mean MSE after ``val_calls`` (default 1, 5 and 20) calls from black on
     ``painter.data.VAL_OPENCV`` crops) improves, ``painter_last.pt`` (fp16) at every save,
     ``config.json`` and ``log.txt``. One loop step is one painter update; a rollout of ``rollout``
     calls refills the replay memory before every ``rollout`` updates.
@@ -307,7 +307,7 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
                 scalars = _paper_update(cfg, painter, critic, renderer, opt, opt_d, target, canvas)
         loop.log(step, **scalars)
         if loop.due(step, every=cfg.save_every) or step + 1 == cfg.steps:
-            metrics = _validate(painter, renderer, val_targets)
+            metrics = _validate(painter, renderer, val_targets, cfg.val_calls)
             loop.report(step, **metrics)
     summary = loop.close()
     return {**metrics, **summary}
@@ -365,16 +365,16 @@ def _paper_update(cfg, painter, critic, renderer, opt, opt_d, target, canvas) ->
 
 
 @torch.no_grad()
-def _validate(painter, renderer, val_targets) -> dict:
-    """Held-out MSE after 1, 5 and 20 calls from black, and their keep-best mean ``val_mse``."""
+def _validate(painter, renderer, val_targets, calls=(1, 5, 20)) -> dict:
+    """Held-out MSE after each number of ``calls`` from black, and their keep-best mean ``val_mse``."""
     painter.eval()
     canvas, metrics = torch.zeros_like(val_targets), {}
-    for k in range(1, 21):
+    for k in range(1, max(calls) + 1):
         canvas = renderer(unwrap_model(painter)(val_targets, canvas), canvas)
-        if k in (1, 5, 20):
+        if k in calls:
             metrics[f"val_mse_{k}_calls"] = F.mse_loss(canvas, val_targets).item()
-    # keep-best figure: mean held-out MSE after 1, 5 and 20 calls (a painter that stops refining loses)
-    metrics["val_mse"] = sum(metrics[f"val_mse_{k}_calls"] for k in (1, 5, 20)) / 3
+    # keep-best figure: mean held-out MSE after the given calls (a painter that stops refining loses)
+    metrics["val_mse"] = sum(metrics[f"val_mse_{k}_calls"] for k in calls) / len(calls)
     painter.train()
     return metrics
 

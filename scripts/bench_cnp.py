@@ -3,6 +3,7 @@
     python scripts/bench_cnp.py --threads 2   # astronaut, coffee, chelsea, fruits.jpg, home.jpg; 200..5000
     python scripts/bench_cnp.py --counts 200 500 1000 --refine 20 --untrained
     python scripts/bench_cnp.py --images astronaut --counts 1000 --modes 1 --threads 2
+    python scripts/bench_cnp.py --actor --teacher     # also the trained actor / its teacher as region pickers
 
 Prints one row per (image, strokes, variant) with L2 (MSE), PSNR, SSIM and seconds, then the mode-1 vs
 mode-3 PSNR difference per stroke count, and writes all rows to --output_dir/bench_cnp.json. Beside
@@ -33,6 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--refine", type=non_negative_int, default=0, help="also run mode 1 + refine STEPS")
     parser.add_argument("--untrained", action="store_true", help="also run mode 1 with an untrained painter")
     parser.add_argument("--teacher", action="store_true", help="also run mode 1 with the greedy teacher")
+    parser.add_argument(
+        "--actor", action="store_true", help="also run mode 1 with the trained actor (the paper's compositor)"
+    )
     parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(
         "--side_by_side",
@@ -69,13 +73,16 @@ def main(argv=None) -> int:
         "camera": skimage.data.camera,
         "rocket": skimage.data.rocket,
     }
-    variants = [(f"mode{m}", m, painter, actor, 0) for m in args.modes]
+    # (label, mode, painter, actor, refine steps, region policy of modes 1/2)
+    variants = [(f"mode{m}", m, painter, actor, 0, "lookahead") for m in args.modes]
     if args.refine:
-        variants.append((f"mode1+refine{args.refine}", 1, painter, actor, args.refine))
+        variants.append((f"mode1+refine{args.refine}", 1, painter, actor, args.refine, "lookahead"))
     if untrained is not None:
-        variants.append(("mode1-untrained-painter", 1, untrained, actor, 0))
+        variants.append(("mode1-untrained-painter", 1, untrained, actor, 0, "lookahead"))
+    if args.actor:
+        variants.append(("mode1-actor", 1, painter, actor, 0, "actor"))
     if args.teacher:
-        variants.append(("mode1-teacher", 1, painter, None, 0))
+        variants.append(("mode1-teacher", 1, painter, None, 0, "teacher"))
     rows = []
     print(
         f"{'image':10s} {'strokes':>7s} {'variant':26s} {'L2':>8s} {'PSNR':>6s} {'SSIM':>6s} {'sec':>7s} "
@@ -95,10 +102,10 @@ def main(argv=None) -> int:
         mosaics[name] = float(psnr(mosaic(target, 32), target))
         pictures[(name, "photo")] = target
         for count in args.counts:
-            for label, mode, pnt, act, refine in variants:
+            for label, mode, pnt, act, refine, policy in variants:
                 seed_everything(args.seed)
                 t0 = time.time()
-                res = paint_target(target, pnt, act, count, mode, refine)
+                res = paint_target(target, pnt, act, count, mode, refine, policy=policy)
                 seconds = time.time() - t0
                 m = res["metrics"]
                 row = {
