@@ -51,7 +51,13 @@ import torch
 from torch import nn
 
 from common import native
-from common.compositing import box_layers, composite_in_segments, composite_over, composite_patches
+from common.compositing import (
+    box_layers,
+    composite_entries,
+    composite_in_segments,
+    composite_over,
+    composite_patches,
+)
 from common.errors import StrokeFormatError
 from common.strokes import STROKE_FORMATS
 
@@ -265,7 +271,8 @@ def _sd_patches(
     ph: int,
     pw: int,
     segments: int,
-) -> torch.Tensor:
+    sparse: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Signed distance (px) on per-stroke patches, evaluating each chord only near itself.
 
     Every chord of the dense polyline gets its own small pixel window (its box grown by the half width and the
@@ -282,9 +289,12 @@ def _sd_patches(
         r0, q0: ``(M,)`` long, row/column of each patch's top-left pixel.
         ph, pw: patch size in pixels.
         segments: chords S.
+        sparse: return only the pixels of signed distance below 0.5 (those of alpha > 0).
 
     Returns:
-        ``(M, ph, pw)`` signed distance; pixels beyond every chord's window get a large positive value.
+        ``(M, ph, pw)`` signed distance; pixels beyond every chord's window get a large positive value. With
+        ``sparse``: ``sd (E,)`` (differentiable), ``row (E,)`` stroke row, ``pidx (E,)`` pixel index in the
+        patch (``y * pw + x``), in (row, pixel) order.
     """
     m = cp_px.shape[0]
     dev, dt = cp_px.device, cp_px.dtype
@@ -328,6 +338,8 @@ def _sd_patches(
     pxs = (q0.to(dev)[row] + pidx % pw).to(dt) + 0.5  # (E,) pixel centres
     pys = (r0.to(dev)[row] + pidx // pw).to(dt) + 0.5
     sd = chord_sd(a[row, kb], v[row, kb], pxs, pys, kb.to(dt), hw_px[row])  # (E,)
+    if sparse:
+        return sd, row, pidx
     return best.index_put((sel,), sd).view(m, ph, pw)
 
 
@@ -408,7 +420,9 @@ def _render_torch(control_points, widths, colors, canvas, chunk_size, max_entrie
         rgb = colors[..., :3].reshape(m, 3)
         opacity = colors[..., 3].reshape(m)
         first, last = chunks[k0][0], chunks[k1 - 1][1]
-        alphas, origins, strokes = [], [], []
+        # native kernels: sparse entries straight into the box-over operation, no dense patches
+        sparse = native.usable(cp_px, hw_px, out)
+        alphas, origins, strokes, pixels = [], [], [], []
         for c0, c1 in chunks[k0:k1]:
             bx = boxes[c0:c1]
             ph = int((bx[:, 1] - bx[:, 0]).max().item())
@@ -422,6 +436,16 @@ def _render_torch(control_points, widths, colors, canvas, chunk_size, max_entrie
             sub = max(1, _MAX_CHUNK_ELEMENTS // max(1, ph * pw))
             for s0 in range(0, c1 - c0, sub):
                 ids = torch.arange(c0 + s0, min(c1, c0 + s0 + sub), device=out.device)
+                if sparse:
+                    r0s, q0s = r0[s0 : s0 + sub], q0[s0 : s0 + sub]
+                    sd, row, pidx = _sd_patches(
+                        cp_px[ids], hw_px[ids], r0s, q0s, ph, pw, segments, sparse=True
+                    )
+                    alphas.append((0.5 - sd).clamp(0.0, 1.0) * opacity[ids[row]])  # (E,)
+                    y, x = r0s[row] + pidx // pw, q0s[row] + pidx % pw
+                    pixels.append((ids[row] // n) * (height * width) + y * width + x)
+                    strokes.append(ids[row] - first)
+                    continue
                 sd = _sd_patches(
                     cp_px[ids], hw_px[ids], r0[s0 : s0 + sub], q0[s0 : s0 + sub], ph, pw, segments
                 )
@@ -431,6 +455,9 @@ def _render_torch(control_points, widths, colors, canvas, chunk_size, max_entrie
                 strokes.append(ids - first)
         if not alphas:
             return out
+        if sparse:  # entries in stroke order: the native compositing needs no layers
+            pix, alpha, stroke = torch.cat(pixels), torch.cat(alphas), torch.cat(strokes)
+            return composite_entries(out, pix, alpha, rgb[first:last], stroke, layer=None)
         bx = boxes[first:last]
         image = torch.arange(first, last) // n
         layer = box_layers(
