@@ -20,6 +20,16 @@ took 8.5 s with 2 threads and 13.7 s with 1 thread on the quiet machine, and wit
 36.9 s with 2 threads (4.4x slower than quiet) but 15.2 s with 1 thread. ``scripts/bench_load.py`` re-measures
 this; its table is in ``common/README.md``.
 
+How the threads wait: a thread that reaches a barrier first spins, then sleeps. libgomp (torch's OpenMP on
+Linux) spins 300000 times by default, milliseconds of burnt CPU per barrier whenever a partner thread is
+descheduled, CPU time taken from the partner itself on a loaded machine. The policy sets
+``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT` (1000 spins, tens of microseconds; libgomp itself uses 100 when
+threads outnumber CPUs) unless the user set ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``. Measured with the pure
+PyTorch bezier13 path (its many small regions; the issue's workload, 14:08-14:32 UTC, load average 8-11 from
+other users): 2 threads with libgomp's default spin did not finish in 150 s (47.8 CPU-s), with 1000 spins
+39.5 s (19.2 CPU-s), passive (``OMP_WAIT_POLICY=PASSIVE``, no spin) 30.9 s (15.3 CPU-s), 1 thread 57.9 s
+(15.0 CPU-s). Passive waits cost a wake-up at every region on a quiet machine; the short spin is the middle.
+
 Order of precedence: ``--threads N`` > ``OMP_NUM_THREADS`` set by the user > the policy above. The choice is
 made right after the flags are parsed (``common.cli.ArgumentParser.parse_args``), before torch is imported:
 it is written to ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` (read by torch when it starts, and inherited by
@@ -51,6 +61,9 @@ __all__ = [
 ]
 
 BUSY_FRACTION = 0.25  # a CPU counts as busy when others use more than this fraction of it
+# libgomp's spins before a thread waiting at a barrier sleeps (its default, 300000, is milliseconds of
+# spinning: the CPU time a descheduled partner costs at every barrier); see the module docstring
+SPIN_COUNT = 1000
 POLICY_ENV = "STROKELAB_POLICY_THREADS"  # marks an OMP_NUM_THREADS that the policy (not the user) wrote
 
 _last_choice: ThreadChoice | None = None
@@ -196,8 +209,12 @@ def _user_omp_threads() -> int | None:
 
 def _apply(threads: int) -> None:
     """Make ``threads`` torch's intra-op count: env vars for a torch not imported yet (and children), and
-    ``torch.set_num_threads`` when it is. Inter-op threads: 1, when torch still allows it."""
+    ``torch.set_num_threads`` when it is. Inter-op threads: 1, when torch still allows it. A short OpenMP
+    spin (``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT`) unless the user set ``GOMP_SPINCOUNT`` or
+    ``OMP_WAIT_POLICY``; libgomp reads it when torch loads it: it takes effect only before torch's import."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     torch = sys.modules.get("torch")
     if torch is None or not hasattr(torch, "set_num_threads"):
         return

@@ -1,28 +1,40 @@
 """Speed under load: the renderer workload and every test.py, with 0, 1 and 2 busy processes beside them.
 
+    python scripts/bench_load.py --quick --json runs/bench_load_quick.json   # the whole table, ~12 min quiet
     python scripts/bench_load.py                                  # everything (reduced test.py runs)
     python scripts/bench_load.py --workloads renderer --busy 0 1  # the renderer workload only
-    python scripts/bench_load.py --full --threads policy          # the test.py default runs in full
+    python scripts/bench_load.py --full --threads policy --busy 0 # the test.py default runs in full
     python scripts/bench_load.py --startup                        # --help time of every entry script
 
-Side by side in one run: each workload, with each thread setting (``--threads 1``, ``--threads 2`` and the
-policy of ``common/threads.py``, i.e. no flag and no ``OMP_NUM_THREADS``), runs in a fresh process once per
-busy level (0, 1, 2 busy-loop processes that this script starts just before and stops just after, at this
-script's own priority), the busy levels back to back:
+Side by side in one run: each workload, with each thread setting (``1``, ``2``: ``--threads N``; ``2s``: 2
+threads with a short OpenMP spin, ``GOMP_SPINCOUNT`` = :data:`SHORT_SPIN`; ``2p``: 2 threads with passive
+waits, ``OMP_WAIT_POLICY=PASSIVE``; ``policy``: no flag and no ``OMP_NUM_THREADS``, what
+``common/threads.py`` decides), runs in a fresh process once per busy level (0, 1, 2 busy-loop processes that
+this script starts just before and stops just after, each in a session of its own, as another user's
+program), the busy levels back to back:
 
 - ``renderer``: bezier13 forward + backward (L1 to a target, gradients to the strokes) on 16 windows of
-  128 px x 64 strokes, 5 times (issue 16's workload);
+  128 px x 64 strokes, 5 times (issue 16's workload), with the default backend (the native C kernels on a
+  CPU, single-threaded); ``renderer_torch`` the same on the pure PyTorch path (``STROKELAB_NATIVE=0``: many
+  small parallel regions, the case the thread policy was made for); ``fine`` / ``coarse``: the same
+  element-wise work in small or large parallel regions (a synthetic check of the barrier cost);
 - ``segpaint``, ``cnp``, ``stipple``, ``linerefiner``, ``sketching``: that test.py on skimage's astronaut at
   512 x 512 px. By default a reduced but representative run (the default flags, with fewer iterations where
-  the default run takes minutes: segpaint ``--iter_steps 5`` (all 4 passes, about 1/10 of the default's
-  Adam steps), sketching ``--num_iter 30`` (1/10)); ``--full`` runs the defaults unchanged.
+  the default run takes minutes: segpaint ``--iter_steps 5`` (all 4 passes, 1/10 of the default's 50 Adam
+  steps per pass), sketching ``--num_iter 30`` (1/10)); ``--full`` runs the defaults unchanged.
 
-Printed per run: wall seconds, CPU seconds of the process, the thread count the process used (for the
-policy: what it chose), the seconds from the command to its first output line (startup: imports, model
-loading), and the 1-minute load average before it started (the background load of the machine, the busy
-loops included). The table at the end gives each busy level's wall time divided by the quiet (0 busy) wall
-time of the same workload and setting: the target is at most 1.5x with one busy process. On a shared
-machine the "quiet" level is only as quiet as the other users allow: compare the load averages.
+``--quick``: the complete table in about 12 minutes on the quiet 2-core machine: the --help time of every
+entry script (once each), ``renderer`` with 1, 2, 2s and policy at 0, 1, 2 busy; ``renderer_torch`` with 1,
+2, 2s, 2p at 0 and 1 busy (2 busy: minutes of spinning, left out); every test.py (reduced as above) with the
+policy at 0 and 1 busy; each run cut at ``--timeout`` (default 300 s with --quick).
+
+Printed per run: wall seconds, CPU seconds of the process (of the workload alone for the kernel workloads),
+the thread count the process used (for the policy: what it chose), the wall and CPU seconds from the command
+to its first progress line (a line with ``k/n``: startup, imports, model loading), and the 1-minute load
+average before it started (the background load of the machine, the busy loops included). The table at the
+end gives each busy level's wall time divided by the quiet (0 busy) wall time of the same workload and
+setting: the target is at most 1.5x with one busy process. On a shared machine the "quiet" level is only as
+quiet as the other users allow: compare the load averages, and the CPU seconds (less sensitive to load).
 """
 
 from __future__ import annotations
@@ -41,26 +53,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ("renderer", "segpaint", "cnp", "stipple", "linerefiner", "sketching")
-KERNEL_WORKLOADS = ("renderer", "renderer_torch", "fine", "coarse")  # measured in a worker, torch's import excluded
+KERNEL_WORKLOADS = (
+    "renderer",
+    "renderer_torch",
+    "fine",
+    "coarse",
+)  # measured in a worker, torch's import excluded
 SHORT_SPIN = 1000  # GOMP_SPINCOUNT of the "s" settings: ~0.05 ms of spinning before a waiting thread sleeps
-ENTRY_SCRIPTS = (
-    "segpaint/test.py",
-    "segpaint/train.py",
-    "compositor/test.py",
-    "compositor/train.py",
-    "compositor/DT.py",
-    "compositor/stylize.py",
-    "compositor/train_renderer_FCN.py",
-    "painter/train.py",
-    "stipple/test.py",
-    "stipple/train.py",
-    "stipple/make_dataset.py",
-    "stipple/visualize.py",
-    "linerefiner/test.py",
-    "linerefiner/train.py",
-    "sketching/test.py",
-    "scripts/demo.py",
-)
+
+
+def entry_scripts() -> list[str]:
+    """Every entry script: ``<method>/*.py`` (folders with ``__init__.py`` but common/ and tests/) and
+    ``scripts/*.py`` with a ``__main__`` block (the same list as ``tests/common/test_startup.py``)."""
+    found = []
+    for path in sorted(ROOT.glob("*/*.py")):
+        folder = path.parent
+        if folder.name in ("common", "tests") or not (
+            folder.name == "scripts" or (folder / "__init__.py").is_file()
+        ):
+            continue
+        if '__name__ == "__main__"' in path.read_text(encoding="utf-8"):
+            found.append(path.relative_to(ROOT).as_posix())
+    return found
 
 
 def test_command(name: str, photo: Path, out: Path, full: bool) -> list[str]:
@@ -275,6 +289,21 @@ class BusyLoops:
             p.wait()
 
 
+QUICK_PLAN = (
+    ("renderer", ("1", "2", "2s", "policy"), (0, 1, 2)),
+    ("renderer_torch", ("1", "2", "2s", "2p"), (0, 1)),
+    *((work, ("policy",), (0, 1)) for work in ("segpaint", "cnp", "stipple", "linerefiner", "sketching")),
+)
+
+
+def plan(args) -> list[tuple[str, str, int]]:
+    """(workload, thread setting, busy level) in measuring order: busy level innermost, so that the quiet
+    run and the busy runs of one workload and setting are measured back to back."""
+    if args.quick:
+        return [(w, t, b) for w, settings, levels in QUICK_PLAN for t in settings for b in levels]
+    return [(w, t, b) for w in args.workloads for t in args.threads for b in args.busy]
+
+
 def measure(args) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="bench_load_"))
     photo = tmp / "astronaut.png"
@@ -283,47 +312,44 @@ def measure(args) -> list[dict]:
 
     Image.fromarray(skimage.data.astronaut()).save(photo)  # 512 x 512
     rows = []
-    # busy level innermost: the quiet run and the busy runs of one workload are measured back to back
-    for work in args.workloads:
-        for setting in args.threads:
-            for busy in args.busy:
-                flag = [] if setting == "policy" else ["--threads", setting.rstrip("ps")]
-                report = tmp / "report.json"
-                report.unlink(missing_ok=True)
-                if work in KERNEL_WORKLOADS:
-                    cmd = [sys.executable, __file__, "--worker", work, "--report", str(report), *flag]
-                else:
-                    out = tmp / f"{work}_{busy}_{setting}"
-                    cmd = [sys.executable, __file__, "--worker", "script", "--report", str(report), "--"]
-                    cmd += test_command(work, photo, out, args.full) + flag
-                with BusyLoops(busy):
-                    la = load1()
-                    res = timed_run(cmd, child_env(setting), args.timeout)
-                info = json.loads(report.read_text()) if report.exists() else {}
-                row = {
-                    "workload": work,
-                    "busy": busy,
-                    "setting": setting,
-                    "load1_before": la,
-                    **{k: v for k, v in res.items() if k != "tail"},
-                    "threads_used": info.get("threads"),
-                    "choice": info.get("choice"),
-                }
-                if work in KERNEL_WORKLOADS and "seconds" in info:
-                    row["wall"] = info["seconds"]  # the workload itself, without torch's import
-                    row["cpu"] = info["cpu_seconds"]
-                rows.append(row)
-                first = "-"
-                if row["first_progress"] is not None:
-                    first = f"{row['first_progress']:5.1f} s (cpu {row['first_progress_cpu'] or 0:4.1f} s)"
-                print(
-                    f"{work:11s} threads {setting:6s} busy {busy} -> used {row['threads_used']}  "
-                    f"wall {row['wall']:7.1f} s  cpu {row['cpu']:7.1f} s  first progress line {first}  "
-                    f"load1 before {la:.2f}  rc {res['rc']}",
-                    flush=True,
-                )
-                if res["rc"] != 0:
-                    print("  " + res["tail"].replace("\n", "\n  "), flush=True)
+    for work, setting, busy in plan(args):
+        flag = [] if setting == "policy" else ["--threads", setting.rstrip("ps")]
+        report = tmp / "report.json"
+        report.unlink(missing_ok=True)
+        if work in KERNEL_WORKLOADS:
+            cmd = [sys.executable, __file__, "--worker", work, "--report", str(report), *flag]
+        else:
+            out = tmp / f"{work}_{busy}_{setting}"
+            cmd = [sys.executable, __file__, "--worker", "script", "--report", str(report), "--"]
+            cmd += test_command(work, photo, out, args.full) + flag
+        with BusyLoops(busy):
+            la = load1()
+            res = timed_run(cmd, child_env(setting), args.timeout)
+        info = json.loads(report.read_text()) if report.exists() else {}
+        row = {
+            "workload": work,
+            "busy": busy,
+            "setting": setting,
+            "load1_before": la,
+            **{k: v for k, v in res.items() if k != "tail"},
+            "threads_used": info.get("threads"),
+            "choice": info.get("choice"),
+        }
+        if work in KERNEL_WORKLOADS and "seconds" in info:
+            row["wall"] = info["seconds"]  # the workload itself, without torch's import
+            row["cpu"] = info["cpu_seconds"]
+        rows.append(row)
+        first = "-"
+        if row["first_progress"] is not None:
+            first = f"{row['first_progress']:5.1f} s (cpu {row['first_progress_cpu'] or 0:4.1f} s)"
+        print(
+            f"{work:11s} threads {setting:6s} busy {busy} -> used {row['threads_used']}  "
+            f"wall {row['wall']:7.1f} s  cpu {row['cpu']:7.1f} s  first progress line {first}  "
+            f"load1 before {la:.2f}  rc {res['rc']}",
+            flush=True,
+        )
+        if res["rc"] != 0:
+            print("  " + res["tail"].replace("\n", "\n  "), flush=True)
     return rows
 
 
@@ -359,10 +385,25 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def first_line_summary(rows: list[dict]) -> str:
+    """Markdown table: seconds (CPU seconds) from the command to the first progress line of each test.py."""
+    lines = ["| test.py | threads | busy | first progress line: s (CPU s) | load |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["workload"] in KERNEL_WORKLOADS:
+            continue
+        first = "none"
+        if r["first_progress"] is not None:
+            first = f"{r['first_progress']:.1f} ({r['first_progress_cpu'] or 0:.1f})"
+        lines.append(
+            f"| {r['workload']} | {r['setting']} | {r['busy']} | {first} | {r['load1_before']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def startup(repeats: int) -> list[dict]:
     """Wall seconds of ``python SCRIPT --help`` (best of ``repeats``) for every entry script."""
     rows = []
-    for script in ENTRY_SCRIPTS:
+    for script in entry_scripts():
         best = None
         for _ in range(repeats):
             res = timed_run([sys.executable, script, "--help"], child_env("policy"), 120)
@@ -388,7 +429,12 @@ def main(argv=None) -> None:
         default=["1", "2", "policy"],
     )
     parser.add_argument("--full", action="store_true", help="the test.py default runs unchanged")
-    parser.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds per run")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=None, help="seconds per run (default 1800, --quick 300)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the complete short table (--help times + the plan above)"
+    )
     parser.add_argument("--startup", action="store_true", help="time --help of every entry script instead")
     parser.add_argument("--repeats", type=positive_int, default=3, help="--help timings per script (best)")
     parser.add_argument("--json", default=None, help="also write the rows here")
@@ -399,11 +445,17 @@ def main(argv=None) -> None:
         f"load average {os.getloadavg()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
         flush=True,
     )
+    args.timeout = args.timeout or (300.0 if args.quick else 1800.0)
     if args.startup:
         rows = startup(args.repeats)
+    elif args.quick:
+        help_rows = startup(1)
+        rows = measure(args)
+        print("\n" + summary(rows) + "\n\n" + first_line_summary(rows))
+        rows = {"help": help_rows, "runs": rows}
     else:
         rows = measure(args)
-        print("\n" + summary(rows))
+        print("\n" + summary(rows) + "\n\n" + first_line_summary(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,12 +23,14 @@ from common.threads import (
     usable_cpus,
 )
 
+SPIN_ENV = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+
 
 @pytest.fixture
 def clean_env(monkeypatch):
     """No user OMP_NUM_THREADS; torch's thread count and the env restored afterwards."""
     before = torch.get_num_threads()
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", POLICY_ENV, "LOCAL_WORLD_SIZE"):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", POLICY_ENV, "LOCAL_WORLD_SIZE", *SPIN_ENV):
         monkeypatch.setenv(name, "x")  # registers the old value for restoring
         monkeypatch.delenv(name)
     yield monkeypatch
@@ -173,3 +176,31 @@ def test_policy_decided_before_torch_import_reaches_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    ("user_env", "expected"),
+    [
+        ({}, {"GOMP_SPINCOUNT": str(threads.SPIN_COUNT), "OMP_WAIT_POLICY": None}),  # the short spin
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": "ACTIVE"}),  # the user's
+        ({"GOMP_SPINCOUNT": "50000"}, {"GOMP_SPINCOUNT": "50000", "OMP_WAIT_POLICY": None}),
+    ],
+)
+def test_short_openmp_spin_before_torch_loads_unless_the_user_chose(user_env, expected):
+    """The policy's short spin (issue 16: a thread waiting at a barrier sleeps after ~1000 spins instead of
+    libgomp's 300000) is in the environment before torch (and with it libgomp) is imported."""
+    code = textwrap.dedent(
+        """
+        import json, os, sys
+        from common.cli import ArgumentParser
+        ArgumentParser().parse_args([])
+        assert "torch" not in sys.modules
+        print(json.dumps({k: os.environ.get(k) for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", *SPIN_ENV)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, **user_env}, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
