@@ -165,8 +165,10 @@ def optimise(
         (B, T, 13) optimised raw parameters (detached).
     """
     raw = raw.clone().requires_grad_(True)
-    opt = torch.optim.Adam([raw], lr=lr)
+    # the bar first: the first Adam of a process imports torch._dynamo (torch.optim's _disable_dynamo,
+    # about 3.5 CPU-s here), work of this pass that the 0/steps line should not wait for
     bar = tqdm(range(steps), desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0)
+    opt = torch.optim.Adam([raw], lr=lr)
     for it in bar:
         opt.zero_grad(set_to_none=True)
         painted = render_windows(constrain(raw, r_lo, brush), canvas, alpha_fn)
