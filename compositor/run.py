@@ -79,10 +79,10 @@ class _PaintProgress:
         self.bar, self.left = bar, left
 
     def update(self, n: int) -> None:
-        if self.left is not None:
-            fraction = (self.bar.n + n) / max(1, self.bar.total)
-            self.bar.set_postfix_str(f"with refinement {self.left.message(0, fraction)}", refresh=False)
         self.bar.update(n)
+        if self.left is not None:  # redrawn at every update (every 5 strokes): the estimate is always shown
+            fraction = self.bar.n / max(1, self.bar.total)
+            self.bar.set_postfix_str(f"with refinement {self.left.message(0, fraction)}")
 
 
 def paint_target(
@@ -168,8 +168,8 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
                          leave=False)
                 )  # fmt: skip
                 refine_left = TimeLeft([cfg.refine])
-            refine_bar.set_postfix_str(refine_left.message(0, step / cfg.refine), refresh=False)
             refine_bar.update(step - refine_bar.n)
+            refine_bar.set_postfix_str(refine_left.message(0, step / cfg.refine))  # redrawn every step
 
         res = paint_target(
             target, painter, actor, cfg.stroke_num, cfg.mode, cfg.refine, cfg.refine_size, cfg.per_region,
