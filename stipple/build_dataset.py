@@ -38,8 +38,9 @@ class DatasetConfig:
         points: stipples per image. method: ``"wvs"`` or ``"lbg"``. size: side S of the square images, px.
         crops: random crops with flips, per image for ``images``, in total for the photo sets (0: one
             centre square per image / one crop per photo). synthetic: extra synthetic tone images.
-        n_iter: WVS Lloyd iterations / LBG maximum iterations. pixels_per_point: stippler working
-            resolution. batch: images stippled together (WVS). seed: random seed.
+        n_iter: WVS Lloyd iterations / LBG maximum iterations. pixels_per_point: LBG's working
+            resolution (WVS integrates the image's own pixels exactly and ignores it). batch: images
+            stippled together (WVS). seed: random seed.
     """
 
     images: str | None = None

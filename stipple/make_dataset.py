@@ -60,7 +60,7 @@ def build_parser() -> ArgumentParser:
         "--n_iter", type=non_negative_int, default=40, help="WVS Lloyd iterations / LBG max iterations"
     )
     p.add_argument(
-        "--pixels_per_point", type=positive_float, default=32.0, help="stippler working resolution"
+        "--pixels_per_point", type=positive_float, default=32.0, help="LBG resolution (WVS ignores it)"
     )
     p.add_argument("--batch", type=positive_int, default=8, help="images stippled together (WVS)")
     p.add_argument("--device", default="cpu")
