@@ -371,7 +371,8 @@ def composite_entries(
         ``color``.
 
     Raises:
-        ValueError: inconsistent shapes or an unknown ``backend``.
+        ValueError: inconsistent shapes, an unknown ``backend``, or (native path, which reads memory at
+            these indices) ``pix`` or ``stroke`` out of range.
     """
     if canvas.dim() != 4:
         raise ValueError(f"canvas must be (B, C, H, W), got {tuple(canvas.shape)}")
@@ -388,9 +389,16 @@ def composite_entries(
     if backend not in ("auto", "torch"):
         raise ValueError(f"backend must be 'auto' or 'torch', got {backend!r}")
     if backend != "torch" and native.usable(canvas, alpha, color):
+        m = color.shape[0] if not per_entry_color else int(stroke.max().item()) + 1
+        if (
+            pix.min().item() < 0
+            or pix.max().item() >= b * h * w
+            or stroke.min().item() < 0
+            or stroke.max() >= m
+        ):
+            raise ValueError(f"pix must be in [0, {b * h * w}) and stroke in [0, {m}) (the colour rows)")
         if not bool((stroke[1:] >= stroke[:-1]).all()):  # entries into stroke order (runs of one stroke)
             with torch.no_grad():
-                m = int(stroke.max().item()) + 1
                 perm, _ = _layer_order(stroke, torch.arange(m, device=pix.device), m)
             if perm is not None:
                 pix, stroke, alpha = pix[perm], stroke[perm], alpha[perm]

@@ -174,3 +174,13 @@ def test_curve_native_equals_torch(real, tapered):
     assert results[0][0].sub(canvas).abs().amax().item() > 0.1  # the strokes paint something
     for got, ref in zip(results[1], results[0], strict=True):
         assert (got - ref).abs().max().item() < 1e-4 * max(1.0, ref.abs().max().item())
+
+
+@needs_native
+def test_composite_entries_native_rejects_out_of_range_indices():
+    """The C loop reads and writes at these indices: out-of-range ones raise instead."""
+    canvas, alpha, color = torch.zeros(1, 3, 2, 2), torch.full((2,), 0.5), torch.rand(2, 3)
+    with pytest.raises(ValueError, match="pix must be in"):
+        composite_entries(canvas, torch.tensor([0, 4]), alpha, color, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="stroke in"):
+        composite_entries(canvas, torch.tensor([0, 1]), alpha, color, torch.tensor([0, 2]))
