@@ -190,7 +190,8 @@ def weighted_voronoi_stippling(
     moves every site s_i towards its cell's centroid c_i = sum_{p in V_i} rho(p) p / sum_{p in V_i} rho(p),
     s_i <- s_i + omega (c_i - s_i) (omega = ``overrelax``; 1 is Secord's plain Lloyd step, the last 10 % of
     the iterations always use 1 so the result sits at its centroids). ``history`` logs the CVT energy
-    E = sum_p rho(p) |p - s(p)|^2.
+    E = sum_p rho(p) |p - s(p)|^2. A site whose cell is empty (it coincides with another) is re-drawn from
+    rho.
 
     ``method="exact"`` (default; CPU, sites go through Qhull): the exact Voronoi polygons clipped to the
     image, rho the image's own piecewise-constant density at its own resolution, integrated exactly along
@@ -298,6 +299,10 @@ def _wvs_exact(
             break
         omega = overrelax if it < plain_from else 1.0
         sites = (sites + omega * (stats.centroid[0] - sites)).clamp(lo, hi)
+        empty = stats.area[0] <= 0  # a site on top of another (Qhull drops duplicates): re-draw it from rho
+        if bool(empty.any()):
+            fresh = _sample_density(rho, int(empty.sum()), generator)[0].double()
+            sites[empty] = fresh.clamp(lo, hi)
         if progress is not None:
             progress(it)
     wgt = rho_true[0].double() + 1e-4

@@ -215,3 +215,24 @@ def test_lloyd_relax_keeps_count_and_evens_out_clumps():
     before, after1, after2 = (nn_regularity(s.positions, 80, 80) for s in (st, one, two))
     assert before < after1 < after2  # each Lloyd step spreads clumped (uniform random) points more evenly
     assert lloyd_relax(flat, st, 0) is st
+
+
+def test_exact_cells_duplicate_site_gets_no_cell_and_wvs_redraws_it():
+    from stipple.exact_cells import exact_cell_stats
+
+    gen = torch.Generator().manual_seed(6)
+    rho = torch.rand(20, 30, generator=gen, dtype=torch.float64)
+    sites = torch.rand(10, 2, generator=gen, dtype=torch.float64) * torch.tensor([30.0, 20.0])
+    sites[3] = sites[2]
+    st = exact_cell_stats(rho, sites, 2)
+    assert int((st.area[0] == 0).sum()) == 1 and torch.allclose(st.area.sum(), torch.tensor(600.0).double())
+    # WVS from sites that all start on top of one another still ends with one cell per stipple
+    import stipple.stipplers as sp
+
+    def same(rho_, n, g):  # every initial site at one point
+        return torch.full((1, n, 2), 7.5, dtype=rho_.dtype)
+
+    res = sp._wvs_exact(
+        _half_dark(), 40, 8, 1.0, same, 1.0, None, True, torch.Generator().manual_seed(0), None
+    )
+    assert len(res) == 40 and len({tuple(p) for p in res.positions.tolist()}) == 40 and (res.radii > 0).all()
