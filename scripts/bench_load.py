@@ -6,9 +6,10 @@
     python scripts/bench_load.py --full --threads policy --busy 0 # the test.py default runs in full
     python scripts/bench_load.py --startup                        # --help time of every entry script
 
-Side by side in one run: each workload, with each thread setting (``1``, ``2``: ``--threads N``; ``2s``: 2
-threads with a short OpenMP spin, ``GOMP_SPINCOUNT`` = :data:`SHORT_SPIN`; ``2p``: 2 threads with passive
-waits, ``OMP_WAIT_POLICY=PASSIVE``; ``policy``: no flag and no ``OMP_NUM_THREADS``, what
+Side by side in one run: each workload, with each thread setting (``1``, ``2``: ``--threads N``, as shipped,
+i.e. with the policy's short OpenMP spin ``GOMP_SPINCOUNT=1000``; ``2d``: 2 threads with libgomp's default
+spin, ``GOMP_SPINCOUNT=300000``, what torch did before; ``2s``: the short spin set explicitly; ``2p``: 2
+threads with passive waits, ``OMP_WAIT_POLICY=PASSIVE``; ``policy``: no flag and no ``OMP_NUM_THREADS``, what
 ``common/threads.py`` decides), runs in a fresh process once per busy level (0, 1, 2 busy-loop processes that
 this script starts just before and stops just after, each in a session of its own, as another user's
 program), the busy levels back to back:
@@ -24,8 +25,8 @@ program), the busy levels back to back:
   steps per pass), sketching ``--num_iter 30`` (1/10)); ``--full`` runs the defaults unchanged.
 
 ``--quick``: the complete table in about 12 minutes on the quiet 2-core machine: the --help time of every
-entry script (once each), ``renderer`` with 1, 2, 2s and policy at 0, 1, 2 busy; ``renderer_torch`` with 1,
-2, 2s, 2p at 0 and 1 busy (2 busy: minutes of spinning, left out); every test.py (reduced as above) with the
+entry script (once each), ``renderer`` with 1, 2, 2d and policy at 0, 1, 2 busy; ``renderer_torch`` with 1,
+2, 2d, 2p at 0 and 1 busy (2 busy: minutes of spinning, left out); every test.py (reduced as above) with the
 policy at 0 and 1 busy; each run cut at ``--timeout`` (default 300 s with --quick).
 
 Printed per run: wall seconds, CPU seconds of the process (of the workload alone for the kernel workloads),
@@ -59,7 +60,8 @@ KERNEL_WORKLOADS = (
     "fine",
     "coarse",
 )  # measured in a worker, torch's import excluded
-SHORT_SPIN = 1000  # GOMP_SPINCOUNT of the "s" settings: ~0.05 ms of spinning before a waiting thread sleeps
+SHORT_SPIN = 1000  # GOMP_SPINCOUNT of the "s" settings (common.threads.SPIN_COUNT, the policy's)
+LIBGOMP_SPIN = 300000  # libgomp's own default (OMP_WAIT_POLICY unset), the "d" settings
 
 
 def entry_scripts() -> list[str]:
@@ -176,23 +178,22 @@ def script_worker(script: str, argv: list[str], report: str) -> None:
 
 def child_env(threads: str) -> dict:
     """Environment of a measured process: no OMP/MKL thread variables (the policy decides) for "policy";
-    a setting ending in "p" (``2p``) adds passive OpenMP waits (``OMP_WAIT_POLICY=PASSIVE``: a thread that
-    waits at a barrier sleeps at once), one ending in "s" (``2s``) a short spin (``GOMP_SPINCOUNT``, libgomp's
-    default is 300000 spins, some milliseconds, before it sleeps)."""
+    a setting ending in "d" (``2d``) runs libgomp's default wait (``GOMP_SPINCOUNT=300000``, milliseconds of
+    spinning before a waiting thread sleeps; what torch did before the policy set a short spin), one ending
+    in "s" (``2s``) the short spin explicitly (``GOMP_SPINCOUNT`` = :data:`SHORT_SPIN`, what the policy sets
+    for every setting without a suffix), one ending in "p" (``2p``) passive waits
+    (``OMP_WAIT_POLICY=PASSIVE``: a waiting thread sleeps at once)."""
     env = dict(os.environ)
-    names = (
-        "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "STROKELAB_POLICY_THREADS",
-        "OMP_WAIT_POLICY",
-        "GOMP_SPINCOUNT",
-    )
-    for name in names:
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "STROKELAB_POLICY_THREADS"):
         env.pop(name, None)
-    if threads.endswith("p"):
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        env.pop(name, None)
+    if threads.endswith("d"):
+        env["GOMP_SPINCOUNT"] = str(LIBGOMP_SPIN)
     if threads.endswith("s"):
         env["GOMP_SPINCOUNT"] = str(SHORT_SPIN)
+    if threads.endswith("p"):
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -290,8 +291,8 @@ class BusyLoops:
 
 
 QUICK_PLAN = (
-    ("renderer", ("1", "2", "2s", "policy"), (0, 1, 2)),
-    ("renderer_torch", ("1", "2", "2s", "2p"), (0, 1)),
+    ("renderer", ("1", "2", "2d", "policy"), (0, 1, 2)),
+    ("renderer_torch", ("1", "2", "2d", "2p"), (0, 1)),
     *((work, ("policy",), (0, 1)) for work in ("segpaint", "cnp", "stipple", "linerefiner", "sketching")),
 )
 
@@ -313,7 +314,7 @@ def measure(args) -> list[dict]:
     Image.fromarray(skimage.data.astronaut()).save(photo)  # 512 x 512
     rows = []
     for work, setting, busy in plan(args):
-        flag = [] if setting == "policy" else ["--threads", setting.rstrip("ps")]
+        flag = [] if setting == "policy" else ["--threads", setting.rstrip("dps")]
         report = tmp / "report.json"
         report.unlink(missing_ok=True)
         if work in KERNEL_WORKLOADS:
@@ -425,7 +426,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--threads",
         nargs="+",
-        choices=("1", "2", "4", "2p", "4p", "2s", "4s", "policy"),
+        choices=("1", "2", "4", "2d", "4d", "2s", "4s", "2p", "4p", "policy"),
         default=["1", "2", "policy"],
     )
     parser.add_argument("--full", action="store_true", help="the test.py default runs unchanged")
