@@ -20,13 +20,18 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network call at start (before import gradio)
 
-from common.data import BUNDLED_PHOTO_NAMES  # noqa: E402
 from common.errors import UserError  # noqa: E402
-from scripts.app_requests import LIMITS, METHODS, Runner, bundled, limits_markdown, load_upload  # noqa: E402
 from segpaint.config import STYLES as SEGPAINT_STYLES  # noqa: E402
+
+if TYPE_CHECKING:
+    from scripts.app_requests import Runner
+
+# scripts.app_requests (and common.data) import torch and numpy: imported after the flags, in build_app and
+# main, so that --help and a bad flag need neither (issue 16)
 
 #: The knobs of a request (what :meth:`Runner.run` takes) and how each is read from its widget's value.
 KNOB_TYPES = {
@@ -49,6 +54,9 @@ KNOB_TYPES = {
 def build_app(runner: Runner):
     """The Gradio page around ``runner``."""
     import gradio as gr
+
+    from common.data import BUNDLED_PHOTO_NAMES
+    from scripts.app_requests import LIMITS, METHODS, bundled, limits_markdown, load_upload
 
     def pick_photo(upload, name):
         """(preview, status): the uploaded photo when there is one, else the bundled photo ``name``."""
@@ -199,6 +207,8 @@ def main(argv=None) -> int:
             "python3 -m uv run --no-dev --group demo python scripts/app.py"
         )
         return 2
+    from scripts.app_requests import LIMITS, Runner
+
     if args.threads:  # as a user's OMP_NUM_THREADS, which common.threads leaves alone in every method
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
         os.environ.pop("STROKELAB_POLICY_THREADS", None)

@@ -45,7 +45,6 @@ TORCH_HELP = {
     "scripts/bench_renderers.py": "benchmark, module-level torch import",
     "scripts/bench_sketching.py": "benchmark, module-level torch imports",
     "scripts/bench_stipple.py": "benchmark, module-level torch imports",
-    "scripts/app.py": "Gradio demo: scripts.app_requests imports common.data (torch) and numpy",
     "scripts/make_gallery.py": "common.data (torch), numpy and Pillow at module level",
     "painter/evaluate.py": "a library module with a diagnostic __main__ (python -m painter.evaluate)",
     "linerefiner/figures.py": "figure script, module-level torch/cv2 imports",
