@@ -29,12 +29,42 @@ Paper symbol -> code name:
 
 Departures from the paper / the original release, and why:
 
-- Issue 10: the shipped actor was fine-tuned by imitation (8 episodes, ``--init`` from the previous
-  actor) against the new anchor painter (``painter/anchor_model.py``); held-out validation MSE after
-  40 regions 0.0175 against 0.0241 for the previous actor with the same painter (teacher 0.0126, grid
-  0.0288). DDPG with the phasic reward was not tried again (no time). Measured in
-  ``scripts/bench_cnp.py``: with this actor mode 1 stops improving after about 200 strokes and is
-  below mode 3 (compositor/README.md); the issue's mode-1 targets are not met.
+- Mode 1's regions (issue 10, not in the paper; ``compositor.paint.paint_lookahead``, the default
+  ``--policy lookahead``): a coarse-to-fine scale schedule for the stroke budget
+  (``scale_schedule``: the whole image, then grids halving down from the finest G = round(5 (T /
+  200)^0.72) cells per side for T painter calls, i.e. 1-2 at 200 strokes, 1-2-5 at 1000, 1-2-4-8-16
+  at 5000; the finest three phases take 64 / 24 / 8 % of the calls), and inside each phase every
+  painter call goes to the cell where a trial call removes the most error, measured on the cell grown
+  by half a side (``trial_gains``; lazy greedy). The trained actor is not used by default
+  (``--policy actor`` keeps the paper's compositor with the release's schedule, ``--policy teacher``
+  its imitation teacher). Diagnosis, shipped painter of update 900, 512 px, 1 thread, PSNR dB
+  (32 x 32 mosaic / actor / teacher / mode 3), 1000 strokes: astronaut 17.35 / 15.30 / 16.13 / 18.31,
+  coffee 20.87 / 18.34 / 20.17 / 21.75, chelsea 24.51 / 21.09 / 23.15 / 24.72, fruits 23.23 / 20.56 /
+  21.79 / 23.17, home 20.53 / 18.73 / 19.76 / 20.53. The actor chose the whole image (median region
+  side 1.0 on astronaut, coffee, chelsea, fruits), so mode 1 was the painter calling 200 times on the
+  whole image, stuck at its stroke size (chelsea 21.09 dB at 200, 1000 and 5000 strokes); the teacher's
+  one-call greedy boxes went fine too early (median side 1/16 on fruits and home at 1000 strokes).
+  Neither reached mode 3's grid. With the same scale schedule (1, 2 x 2, 4 x 4, 8 x 8; 1000 strokes,
+  astronaut / fruits): grid cells in raster order 18.28 / 22.78, the actor's best anchor of the phase's
+  side 15.93 / 21.59, the box of largest visible error 16.37 / 22.39, the exact look-ahead 18.70 /
+  23.06. Measuring the trial's gain inside the cell only let the greedy alternate between neighbouring
+  cells that each call damaged (whole image then 5 x 5 cells, astronaut: 15.1 dB vs 18.3 for the
+  grid); with the half-side margin 18.58. A 5 x 5 final phase measured better on fruits (23.28 vs
+  23.06) and worse on astronaut (18.58 vs 18.70); 3 x 3 / 6 x 6 phases 18.56 on astronaut. At 5000
+  strokes (phases to 16 x 16) the look-ahead gave 22.32 dB on astronaut against 19.64 for mode 3. The
+  finest grid, measured with the painter shipped now (chelsea / fruits / astronaut): at 1000 strokes
+  1-2-4-8 25.33 / 23.85 / 19.40, 1-2-4-6 25.52 / 24.00 / 19.43, 1-2-5 with 4 / 12 / 84 % of the calls
+  25.71 / 23.95 / 19.79, 1-2-5 with the shares above 25.60 / 24.19 / 19.87 (shipped; mode 3 25.58 /
+  23.95 / 19.33); at 5000 strokes (chelsea / fruits) to 16 x 16 28.58 / 27.01 (shipped), to 11 x 11
+  28.30 / 26.71, to 8 x 8 27.63 / 26.00; the exponent 0.72 fits 5 cells at 1000 and 16 at 5000. Cost:
+  about 1.5 to 2.5 x mode 3's painting time (one batched trial per call, whose strokes are then
+  painted; compositor/README.md).
+- Issue 10, the actor: fine-tuned by imitation (8 episodes, ``--init`` from the previous actor) against
+  the anchor painter of update 900; held-out validation MSE after 40 regions 0.0175 against 0.0241 for
+  the previous actor with the same painter (teacher 0.0126, grid 0.0288). DDPG with the phasic reward
+  was not tried again: the diagnosis above put the picking rule (whole-image boxes, no scale schedule)
+  and the painter, not the actor's training method, first, and the one CPU trainer slot went to the
+  painter.
 - Training runs on ``common.training.TrainLoop`` (keep-best by the held-out ``val_mse_actor`` on crops
   of ``painter.data.VAL_OPENCV``); ``--opencv`` adds the opencv-doc training photos.
 

@@ -51,7 +51,8 @@ Departures from the paper / the original release, and why:
   out by construction (not measured separately). The floor: with 1e-6 the first long run collapsed
   at update 700 (every stroke invisible, held-out MSE 0.041 -> 0.274); gradients are clipped at norm 1.
 - Keep-best by a held-out validation (``val_mse``: mean MSE after 1, 5 and 20 calls from black on
-  crops of ``painter.data.VAL_OPENCV``) through ``common.training.TrainLoop``; the release kept the
+  crops of ``painter.data.VAL_OPENCV``; ``--val_calls 5 20 40`` for the shipped painter's last run,
+  whose paintings use the later calls) through ``common.training.TrainLoop``; the release kept the
   last snapshot only, and the previous CPU run here diverged at update 7500.
 
 - Fixed channel order (target, canvas) everywhere; the release trained with (target, canvas) but called

@@ -1,4 +1,5 @@
-"""Benchmark CNP: mode 1 (compositor) vs mode 3 (uniform grid), --refine, trained vs untrained painter.
+"""Benchmark CNP: mode 1 (look-ahead regions; ``--actor``: the trained actor too) vs mode 3 (uniform
+grid), --refine, trained vs untrained painter.
 
     python scripts/bench_cnp.py --threads 2   # astronaut, coffee, chelsea, fruits.jpg, home.jpg; 200..5000
     python scripts/bench_cnp.py --counts 200 500 1000 --refine 20 --untrained

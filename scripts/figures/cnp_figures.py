@@ -4,7 +4,7 @@
     python scripts/figures/cnp_figures.py --which process counts --image chelsea --size 384
 
 Figures (PNG grids, one row each, with a caption file):
-- ``boundary``: uniform grid (mode 3) vs predicted regions (mode 1) at the same stroke count, with the
+- ``boundary``: uniform grid (mode 3) vs mode 1's regions (look-ahead) at the same stroke count, with the
   regions' boxes drawn (the paper's boundary-inconsistency comparison);
 - ``process``: the painting after 5 / 100 / 500 / 2000 / 5000 strokes;
 - ``counts``: 200 / 500 / 1000 / 5000 strokes;
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         ours = paint_image(target, painter, actor, 1000, mode=1)
         _row(
             [target, grid.canvas, ours.canvas, _boxes(ours.canvas, ours.regions)],
-            ["target", "uniform grid (mode 3)", "CNP regions (mode 1)", "CNP regions, boxes"],
+            ["target", "uniform grid (mode 3)", "look-ahead regions (mode 1)", "mode 1 regions, boxes"],
             out / "cnp_boundary.png",
         )
     if "process" in args.which:

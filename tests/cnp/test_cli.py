@@ -107,7 +107,8 @@ def test_bad_flags_real_process(photo, tmp_path, args, needle):
 
 def test_refine_shows_time_left(photo, tmp_path, capsys):
     """--refine: the painting bar carries the whole run's estimate, then the refinement's bar its own."""
-    args = ["--img_path", str(photo), "--stroke_num", "20", "--size", "96", "--refine", "3"]
+    # 100 strokes: the painting must outlast tqdm's 0.1 s redraw interval (20 look-ahead strokes did not)
+    args = ["--img_path", str(photo), "--stroke_num", "100", "--size", "96", "--refine", "3"]
     code, err = _cli(args + ["--output_dir", str(tmp_path)], capsys)
     assert code == 0, err
     lines = err.replace("\r", "\n").splitlines()
