@@ -291,26 +291,34 @@ def diffuse_counts(weights: torch.Tensor, n_points: int, cap: int) -> torch.Tens
         free = target < cap
         target[free] += excess * target[free] / target[free].sum()
     h, wd = target.shape
-    # plain Python floats row by row: the same counts as numpy element access at a third to two thirds of the
-    # time (64 x 64 cells: 5.6 against 8.9 ms; 128 x 128: 22 against 64 ms)
+    # plain Python floats row by row, no builtin call but round() in the inner loop: the same counts as numpy
+    # element access (the same float operations in the same order) in a sixth of its time (128 x 128 cells,
+    # CPU time: numpy 64 ms, with min/max calls and bounds tests 10.9 ms, this loop 6.8 ms)
     rows = target.tolist()
     out = []
     for i in range(h):
         cur, nxt = rows[i], rows[i + 1] if i + 1 < h else None
-        cols = range(wd) if i % 2 == 0 else range(wd - 1, -1, -1)
-        step = 1 if i % 2 == 0 else -1
+        if i % 2 == 0:
+            cols, step, last, first = range(wd), 1, wd - 1, 0
+        else:
+            cols, step, last, first = range(wd - 1, -1, -1), -1, 0, wd - 1
         row_counts = [0] * wd
         for j in cols:
-            c = int(min(cap, max(0, round(cur[j]))))
+            v = cur[j]
+            c = round(v)
+            if c > cap:
+                c = cap
+            elif c < 0:
+                c = 0
             row_counts[j] = c
-            e = cur[j] - c
-            if 0 <= j + step < wd:
+            e = v - c
+            if j != last:
                 cur[j + step] += e * 7 / 16
             if nxt is not None:
-                if 0 <= j - step < wd:
+                if j != first:
                     nxt[j - step] += e * 3 / 16
                 nxt[j] += e * 5 / 16
-                if 0 <= j + step < wd:
+                if j != last:
                     nxt[j + step] += e * 1 / 16
         out.append(row_counts)
     counts = np.array(out, dtype=np.int64).reshape(h, wd)
