@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -70,6 +71,35 @@ def test_diffuse_counts_exact_capped_and_spread():
     sparse = diffuse_counts(torch.ones(8, 8), 16, cap=3)  # a quarter of a point per cell: spread, not clumped
     assert int(sparse.sum()) == 16 and int(sparse.max()) == 1
     assert all(int(sparse[i : i + 4, j : j + 4].sum()) in (3, 4, 5) for i in (0, 4) for j in (0, 4))
+
+
+def _reference_diffusion(target, cap):
+    """Serpentine Floyd-Steinberg on a numpy array, element by element (the textbook loop), no fix-up."""
+    t = target.copy()
+    h, w = t.shape
+    out = np.zeros((h, w), dtype=np.int64)
+    for i in range(h):
+        step = 1 if i % 2 == 0 else -1
+        for j in range(w) if step == 1 else range(w - 1, -1, -1):
+            c = int(min(cap, max(0, round(t[i, j]))))
+            out[i, j], e = c, t[i, j] - c
+            for di, dj, f in ((0, step, 7), (1, -step, 3), (1, 0, 5), (1, step, 1)):
+                if i + di < h and 0 <= j + dj < w:
+                    t[i + di, j + dj] += e * f / 16
+    return out
+
+
+def test_diffuse_counts_is_serpentine_floyd_steinberg():
+    gen = torch.Generator().manual_seed(3)
+    for h, w, n in ((7, 11, 100), (12, 5, 100), (1, 9, 20), (9, 1, 20), (16, 16, 500)):
+        weights = 0.2 + torch.rand(h, w, generator=gen, dtype=torch.float64)
+        counts = diffuse_counts(weights, n, cap=6).numpy()
+        target = (weights.numpy() + 1e-12) / (weights.numpy() + 1e-12).sum() * n  # none above the cap here
+        assert target.max() <= 6
+        ref = _reference_diffusion(target, 6)
+        # the same counts but for the few cells of the exact-total fix-up (one stipple each)
+        assert counts.sum() == n and np.abs(counts - ref).max() <= 1
+        assert (counts != ref).sum() <= abs(n - ref.sum())
 
 
 def test_predict_exact_count_any_count_radius_modes_and_relax():
