@@ -40,7 +40,8 @@ def render_stipples(st: Stipples, height: int, width: int, color: bool = False) 
     return render_dots(st.positions[None], st.radii[None], colors, torch.ones(1, 3, height, width))
 
 
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W) by ``sigma`` px (kernel radius ceil(3 sigma), reflect pad)."""
     radius = max(1, int(math.ceil(3 * sigma)))
     t = torch.arange(-radius, radius + 1, dtype=x.dtype)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -65,7 +66,7 @@ def tone_metrics(st: Stipples, image: torch.Tensor) -> dict[str, float]:
     gray = image if c == 1 else 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
     sigma = math.sqrt(h * w / max(len(st), 1))
     render = render_stipples(st, h, w)[:, :1]
-    blurred = _gaussian_blur(render, sigma)
+    blurred = gaussian_blur(render, sigma)
     g3, b3 = gray.expand(1, 3, h, w).float(), blurred.expand(1, 3, h, w)
     return {"tone_psnr": float(psnr(b3, g3)), "tone_ssim": float(ssim(b3, g3)), "blur_sigma_px": sigma}
 
@@ -86,8 +87,8 @@ def peer_tone_psnr(st: Stipples, image: torch.Tensor, sigma: float = 3.0) -> flo
     gray = image if c == 1 else 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
     r = 0.5 * math.sqrt(h * w / (math.pi * n)) / min(h, w)
     disc = Stipples(st.positions, torch.full((len(st),), r), st.colors)
-    render = _gaussian_blur(render_stipples(disc, h, w)[:, :1], sigma)
-    target = _gaussian_blur(gray.float(), sigma)
+    render = gaussian_blur(render_stipples(disc, h, w)[:, :1], sigma)
+    target = gaussian_blur(gray.float(), sigma)
     render = (render - render.mean()) / render.std().clamp(min=1e-8) * target.std() + target.mean()
     return float(10 * torch.log10(1.0 / (render - target).square().mean().clamp(min=1e-12)))
 

@@ -152,7 +152,7 @@ def tone_loss(points: torch.Tensor, radii: torch.Tensor, image: torch.Tensor) ->
         points: (B, N, 2) normalised; radii: (B, N) fractions of min(H, W) (0 for padding).
         image: (B, 3, H, W) in [0, 1].
     """
-    from stipple.evaluate import _gaussian_blur
+    from stipple.evaluate import gaussian_blur
 
     b, _, h, w = image.shape
     n = (radii > 0).sum(1).float().mean().clamp(min=1)
@@ -162,7 +162,7 @@ def tone_loss(points: torch.Tensor, radii: torch.Tensor, image: torch.Tensor) ->
     ]
     gray = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
     sigma = math.sqrt(h * w / float(n))
-    return (_gaussian_blur(render, sigma) - gray).square().mean()
+    return (gaussian_blur(render, sigma) - gray).square().mean()
 
 
 def stipple_losses(

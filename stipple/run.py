@@ -35,6 +35,8 @@ class StippleConfig:
         radius: ``"net"`` the network's radii or ``"tone"`` tone-matched ones (``"net"`` only).
         relax: Lloyd steps on the network's points (``"net"`` only).
         progress: a progress bar per image on stderr.
+        calibrate: tone-calibration steps on the network's radii (``"net"`` only,
+            :func:`stipple.inference.calibrate_tone`).
     """
 
     method: str = "wvs"
@@ -49,6 +51,7 @@ class StippleConfig:
     radius: str = "net"
     relax: int = 0
     progress: bool = True
+    calibrate: int = 0
 
 
 def stipple_one(
@@ -62,6 +65,7 @@ def stipple_one(
     radius: str = "net",
     relax: int = 0,
     progress=None,
+    calibrate: int = 0,
 ):
     """Run one method on ``image`` (1, 3, H, W) in [0, 1]; ``model`` is the network for ``"net"`` (else
     unused), ``gen`` a CPU ``torch.Generator``; ``progress``: optional callable(iteration) after each
@@ -76,7 +80,7 @@ def stipple_one(
     else:
         from stipple.inference import predict_stipples
 
-        st = predict_stipples(model, image, points, radius=radius, relax=relax)
+        st = predict_stipples(model, image, points, radius=radius, relax=relax, calibrate=calibrate)
     return st, time.perf_counter() - start
 
 
@@ -114,7 +118,7 @@ def stipple_file(
 
         st, seconds = stipple_one(
             cfg.method, image.to(device), cfg.points, cfg.n_iter, cfg.gamma, model, gen, cfg.radius,
-            cfg.relax, tick,
+            cfg.relax, tick, cfg.calibrate,
         )  # fmt: skip
         bar.update(bar.total - bar.n)
     _, _, h, w = image.shape

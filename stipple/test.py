@@ -8,8 +8,9 @@ Per image NAME, into --output_dir/NAME/ (default results/stipple): stipple.png (
 side --render_side px), stipple.svg (one <circle> per stipple, --size_mm wide, for pen plotters),
 points.csv (one row per stipple), strokes.json (format ``dots``) and metrics.json (count, seconds, tone
 PSNR/SSIM of the blurred render against the grayscale input). The network takes 256..16384 points (any
-count); --radius tone uses tone-matched radii, --relax N adds N Lloyd steps. A folder run stipples every
-readable image, reports each bad one in one line, ends with "painted N, failed M" and exits 1 if any failed.
+count); --radius tone uses tone-matched radii, --relax N adds N Lloyd steps, --calibrate N as many
+tone-calibration steps on the radii. A folder run stipples every readable image, reports each bad one in
+one line, ends with "painted N, failed M" and exits 1 if any failed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def build_parser() -> ArgumentParser:
         help="net: the network's radii; tone: tone-matched",
     )
     p.add_argument("--relax", type=int, default=0, help="Lloyd steps on the network's points (net)")
+    p.add_argument(
+        "--calibrate", type=int, default=0, help="tone-calibration steps on the network's radii (net)"
+    )
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     add_common_args(p, "results/stipple")
     return p
@@ -57,12 +61,14 @@ def main(argv=None) -> int:
 
     cfg = StippleConfig(
         args.method, args.points, args.n_iter, args.gamma, args.size_mm, args.render_side, args.max_side,
-        args.color, args.seed, args.radius, args.relax, not args.no_progress,
+        args.color, args.seed, args.radius, args.relax, not args.no_progress, args.calibrate,
     )  # fmt: skip
     if cfg.method == "net" and not MIN_POINTS <= cfg.points <= MAX_POINTS:
         raise UserError(f"--points must be in {MIN_POINTS}..{MAX_POINTS} for --method net, got {cfg.points}")
     if cfg.relax < 0:
         raise UserError(f"--relax must be >= 0, got {cfg.relax}")
+    if cfg.calibrate < 0:
+        raise UserError(f"--calibrate must be >= 0, got {cfg.calibrate}")
     images, is_folder = list_inputs(args.input)
     device = get_device(args.device)
     seed_everything(cfg.seed)

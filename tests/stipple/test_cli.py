@@ -91,7 +91,18 @@ def test_net_on_real_photo(camera_png, tmp_path, capsys):
         provenance={"offline_encoder": None},
         half=True,
     )
-    flags = ["--method", "net", "--checkpoint", str(ckpt), "--radius", "tone", "--relax", "1"]
+    flags = [
+        "--method",
+        "net",
+        "--checkpoint",
+        str(ckpt),
+        "--radius",
+        "tone",
+        "--relax",
+        "1",
+        "--calibrate",
+        "1",
+    ]
     _stipple_camera(camera_png, tmp_path / "out", 300, capsys, *flags)  # any count, not only G x G
 
 
@@ -118,6 +129,13 @@ def test_bad_inputs(camera_png, tmp_path, capsys):
         capsys,
     )
     assert code == 2 and cap.err.startswith("error: --points must be in 256..16384")
+    assert not (tmp_path / "o").exists()
+    code, cap = _run(
+        stipple_test.main,
+        [str(camera_png), "--method", "net", "--calibrate", "-1", "--output_dir", str(tmp_path / "o")],
+        capsys,
+    )
+    assert code == 2 and cap.err == "error: --calibrate must be >= 0, got -1\n"
     assert not (tmp_path / "o").exists()
     code, cap = _run(
         stipple_test.main,

@@ -113,10 +113,44 @@ def test_predict_exact_count_any_count_radius_modes_and_relax():
     assert torch.equal(tone.positions, predict_stipples(net, img, 301).positions)
     relaxed = predict_stipples(net, img, 301, relax=2)
     assert len(relaxed) == 301 and not torch.allclose(relaxed.positions, tone.positions)
+    cal = predict_stipples(net, img, 301, calibrate=1)
+    assert torch.equal(cal.positions, tone.positions) and not torch.allclose(cal.radii, tone.radii)
     with pytest.raises(UserError):
         predict_stipples(net, img, 100)
     with pytest.raises(UserError, match="radius"):
         predict_stipples(net, img, 256, radius="big")
+
+
+def test_calibrate_tone_darkens_too_light_stipples_and_keeps_positions():
+    """Dots too small for a two-tone image (left 30 % gray, right 70 %; a jittered 24 x 24 grid of 1-px dots,
+    too light on both halves): calibration moves the blurred render's tone towards the input on both halves
+    and leaves positions, colours and count alone."""
+    from stipple.evaluate import gaussian_blur, render_stipples
+    from stipple.inference import calibrate_tone
+    from stipple.stipplers import Stipples
+
+    h = w = 96
+    img = torch.full((1, 3, h, w), 0.7)
+    img[..., : w // 2] = 0.3
+    gen = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
+    pos = (torch.stack([xx, yy], -1).reshape(-1, 2) + 0.25 + 0.5 * torch.rand(576, 2, generator=gen)) / 24
+    small = Stipples(pos, torch.full((576,), 1.0 / h), torch.zeros(576, 3))
+    sigma = (h * w / len(small)) ** 0.5
+
+    def halves_error(s):
+        b = gaussian_blur(render_stipples(s, h, w)[:, :1], sigma)[0, 0, 8:-8]
+        return [float((b[:, a:z] - img[0, 0, 8:-8, a:z]).mean().abs()) for a, z in ((8, 40), (56, 88))]
+
+    before = halves_error(small)
+    full = halves_error(calibrate_tone(img, small, 2, scale=1.0))
+    assert all(a < 0.5 * b for a, b in zip(full, before, strict=True)), (before, full)
+    # at the default half-size render, 0.5-px dots carry the rim ramp's extra ink: still closer, less so
+    half = halves_error(calibrate_tone(img, small, 2))
+    assert half[0] < 0.5 * before[0] and half[1] < before[1], (before, half)
+    cal = calibrate_tone(img, small, 2)
+    assert torch.equal(cal.positions, small.positions) and torch.equal(cal.colors, small.colors)
+    assert calibrate_tone(img, small, 0) is small
 
 
 def test_matched_chamfer_equals_common_chamfer():
