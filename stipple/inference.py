@@ -77,7 +77,7 @@ def calibrate_tone(
     radius by sqrt(wanted ink / ink there) read bilinearly at its centre (ink = 1 - value), clamped to
     [lo, hi] per step. Positions and colours are kept. Not in the paper: the network's render is too light
     where dots overlap (fruits.jpg, 4096 points: blurred render mean 0.383 against the input's 0.348);
-    measured in ``stipple/__init__.py`` (departure 13). It calibrates to the tone metric's own blur, so it
+    measured in ``stipple/__init__.py`` (departure 14). It calibrates to the tone metric's own blur, so it
     raises that metric directly; the peer tone PSNR (equal discs, positions only) does not change.
 
     Args:
