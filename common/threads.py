@@ -29,6 +29,8 @@ PyTorch bezier13 path (its many small regions; the issue's workload, 14:08-14:32
 other users): 2 threads with libgomp's default spin did not finish in 150 s (47.8 CPU-s), with 1000 spins
 39.5 s (19.2 CPU-s), passive (``OMP_WAIT_POLICY=PASSIVE``, no spin) 30.9 s (15.3 CPU-s), 1 thread 57.9 s
 (15.0 CPU-s). Passive waits cost a wake-up at every region on a quiet machine; the short spin is the middle.
+Nearly quiet (15:19-15:29 UTC, ``bench_load.py --quick``): default spin 73.5 s (78.7 CPU-s), 1000 spins
+16.5 s (17.3), 1 thread 12.2 s (12.2); with one busy process 1000 spins 35.0 s, default spin > 120 s.
 
 Order of precedence: ``--threads N`` > ``OMP_NUM_THREADS`` set by the user > the policy above. The choice is
 made right after the flags are parsed (``common.cli.ArgumentParser.parse_args``), before torch is imported:
