@@ -107,7 +107,10 @@ def test_online_download_goes_through_the_weights_api_into_torch_home(tmp_path, 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         member = tvm.ResNet18_Weights.IMAGENET1K_V1
-        monkeypatch.setattr(member.value, "url", f"http://127.0.0.1:{server.server_port}/{name}")
+        url = f"http://127.0.0.1:{server.server_port}/{name}"
+        monkeypatch.setattr(member.value, "url", url)
+        # the torch-free copy of the enum's URLs (checked against the enums elsewhere) must agree with it
+        monkeypatch.setitem(pretrained.KNOWN_WEIGHT_URLS, ("resnet18", "IMAGENET1K_V1"), url)
         monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
         monkeypatch.delenv("HF_HUB_OFFLINE")
         model = load_torchvision_backbone("resnet18", "IMAGENET1K_V1")
