@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-import cv2
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from common.cli import ArgumentParser, prepare_output_dir, run_main
-from linerefiner.damage import draw_dots
-from linerefiner.metrics import gap_connected, ink
-from linerefiner.synth import HELDOUT_SEED_BASE, make_sample
+
+if TYPE_CHECKING:  # numpy, OpenCV and torch are imported by the functions that use them (--help stays fast)
+    import numpy as np
 
 #: The real drawing of the README (public domain, see the module docstring).
 CLIPART = "buildings/church_building_01_01.svg"
@@ -31,6 +28,12 @@ CLIPART = "buildings/church_building_01_01.svg"
 
 def synth_pairs_figure(path: str | Path, n: int = 4, size: int = 160, offset: int = 300) -> Path:
     """Write the synthetic-pair figure (``n`` rows of 4 panels of ``size`` px) as a PNG; returns the path."""
+    import cv2
+    import numpy as np
+
+    from linerefiner.metrics import gap_connected, ink
+    from linerefiner.synth import HELDOUT_SEED_BASE, make_sample
+
     rows = []
     for i in range(n):
         seed = HELDOUT_SEED_BASE + offset + i
@@ -56,6 +59,7 @@ def synth_pairs_figure(path: str | Path, n: int = 4, size: int = 160, offset: in
 
 def _save_small_png(rgb: np.ndarray, path: str | Path, colours: int = 48) -> None:
     """Save ``(H, W, 3)`` uint8 RGB as a palette PNG of ``colours`` colours (a small file to commit)."""
+    import numpy as np
     from PIL import Image
 
     Image.fromarray(np.ascontiguousarray(rgb)).quantize(colours).save(path, optimize=True)
@@ -63,6 +67,7 @@ def _save_small_png(rgb: np.ndarray, path: str | Path, colours: int = 48) -> Non
 
 def rasterize_clipart(svg: Path, width: int) -> np.ndarray:
     """Gray raster ``(H, W)`` float32 in [0, 1] of an SVG, ``width`` px wide (height from its aspect)."""
+    import numpy as np
     import resvg_py
     from PIL import Image
 
@@ -78,6 +83,11 @@ def rasterize_clipart(svg: Path, width: int) -> np.ndarray:
 def damage_raster(img: np.ndarray, seed: int = 0, n_gaps: int = 30) -> np.ndarray:
     """Damage a clean raster drawing ``(H, W)`` [0, 1]: ``n_gaps`` gaps (paper discs of radius 2-4 px on
     random ink pixels), specks, gray paper (0.85) and scanner blur (sigma 0.6 px)."""
+    import cv2
+    import numpy as np
+
+    from linerefiner.damage import draw_dots
+
     rng = np.random.default_rng(seed)
     h, w = img.shape
     ys, xs = np.nonzero(img < 0.5)
@@ -97,12 +107,19 @@ def damage_raster(img: np.ndarray, seed: int = 0, n_gaps: int = 30) -> np.ndarra
 
 def components(img: np.ndarray) -> int:
     """Number of 8-connected ink components (pixels < 0.5) of ``(H, W)`` [0, 1]."""
+    import cv2
+    import numpy as np
+
+    from linerefiner.metrics import ink
+
     return cv2.connectedComponents(ink(img).astype(np.uint8), connectivity=8)[0] - 1
 
 
 def clipart_figure(path: str | Path, width: int = 640, styles=("taper", "nib")) -> tuple[Path, dict]:
     """Write the real-drawing figure; returns (path, ``{panel title: ink components}``)."""
     import matplotlib
+    import numpy as np
+    import torch
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -8,10 +8,10 @@ Used by ``painter/train.py`` (keep-best validation), the diagnosis in ``painter/
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
-from common.renderers.oil import oil_maps, render_oil
+if TYPE_CHECKING:  # torch is imported by the functions that use it (``python -m painter.evaluate --help``)
+    import torch
 
 
 def val_crops(size: int, count: int = 32, seed: int = 12345) -> torch.Tensor:
@@ -26,7 +26,6 @@ def val_crops(size: int, count: int = 32, seed: int = 12345) -> torch.Tensor:
     return CropSampler(photos, size=size, seed=seed).sample(count)
 
 
-@torch.no_grad()
 def rollout_curve(
     painter, targets: torch.Tensor, calls: int = 40, canvas: torch.Tensor | None = None
 ) -> dict:
@@ -46,26 +45,34 @@ def rollout_curve(
     Returns:
         dict of python lists as above plus ``canvas`` (the final (B, 3, S, S) tensor).
     """
-    canvas = torch.zeros_like(targets) if canvas is None else canvas.clone()
-    s = targets.shape[-1]
-    out = {"mse": [], "size": [], "colour_err": [], "coverage": []}
-    for k in range(calls):
-        strokes = _call(painter, targets, canvas, k, calls)
-        _, alpha = oil_maps(strokes, s, s)  # (B, N, S, S)
-        mass = alpha.sum((-1, -2)).clamp_min(1e-6)
-        under = torch.einsum("bnhw,bchw->bnc", alpha, targets) / mass[..., None]  # (B, N, 3)
-        out["colour_err"].append((strokes[..., 5:8] - under).abs().mean().item())
-        out["size"].append((strokes[..., 2] * strokes[..., 3]).clamp_min(0).sqrt().mean().item())
-        out["coverage"].append(alpha.mean().item())
-        canvas = render_oil(strokes, canvas, use_boxes=False).clamp(0, 1)
-        out["mse"].append(F.mse_loss(canvas, targets).item())
-    out["canvas"] = canvas
-    return out
+    import torch
+    import torch.nn.functional as F
+
+    from common.renderers.oil import oil_maps, render_oil
+
+    with torch.no_grad():
+        canvas = torch.zeros_like(targets) if canvas is None else canvas.clone()
+        s = targets.shape[-1]
+        out = {"mse": [], "size": [], "colour_err": [], "coverage": []}
+        for k in range(calls):
+            strokes = _call(painter, targets, canvas, k, calls)
+            _, alpha = oil_maps(strokes, s, s)  # (B, N, S, S)
+            mass = alpha.sum((-1, -2)).clamp_min(1e-6)
+            under = torch.einsum("bnhw,bchw->bnc", alpha, targets) / mass[..., None]  # (B, N, 3)
+            out["colour_err"].append((strokes[..., 5:8] - under).abs().mean().item())
+            out["size"].append((strokes[..., 2] * strokes[..., 3]).clamp_min(0).sqrt().mean().item())
+            out["coverage"].append(alpha.mean().item())
+            canvas = render_oil(strokes, canvas, use_boxes=False).clamp(0, 1)
+            out["mse"].append(F.mse_loss(canvas, targets).item())
+        out["canvas"] = canvas
+        return out
 
 
 def mosaic_mse(targets: torch.Tensor, cells: int) -> float:
     """MSE of the ``cells`` x ``cells`` mean-colour mosaic of (B, 3, S, S) targets (S divisible by cells):
     the flat-cell baseline a painter's strokes should beat."""
+    import torch.nn.functional as F
+
     s = targets.shape[-1]
     flat = F.interpolate(F.avg_pool2d(targets, s // cells), scale_factor=s // cells, mode="nearest")
     return F.mse_loss(flat, targets).item()
@@ -73,12 +80,13 @@ def mosaic_mse(targets: torch.Tensor, cells: int) -> float:
 
 def _call(painter, targets, canvas, k: int, calls: int) -> torch.Tensor:
     """One painter call; painters that take the call index (``painter.takes_step``) get it."""
+    import torch
+
     if getattr(painter, "takes_step", False):
         return painter(targets, canvas, step=torch.full((targets.shape[0],), float(k)))
     return painter(targets, canvas)
 
 
-@torch.no_grad()
 def canvas_dependence(painter, targets: torch.Tensor, calls: int = 10) -> dict:
     """Does the output depend on the canvas input? Strokes of call ``calls`` on the painter's own canvas
     vs the same call with the canvas replaced by black and by another crop's canvas.
@@ -90,19 +98,25 @@ def canvas_dependence(painter, targets: torch.Tensor, calls: int = 10) -> dict:
         MSE after one more call from the own canvas with the own strokes (``mse_own``) and with the
         strokes predicted on a black canvas (``mse_blind``).
     """
-    canvas = rollout_curve(painter, targets, calls)["canvas"]
-    own = _call(painter, targets, canvas, calls, calls + 1)
-    blind = _call(painter, targets, torch.zeros_like(canvas), calls, calls + 1)
-    swap = _call(painter, targets, canvas.roll(1, 0), calls, calls + 1)
-    tswap = _call(painter, targets.roll(1, 0), canvas, calls, calls + 1)
-    return {
-        "black": (own - blind).abs().mean().item(),
-        "swap": (own - swap).abs().mean().item(),
-        "target_swap": (own - tswap).abs().mean().item(),
-        "mse_before": F.mse_loss(canvas, targets).item(),
-        "mse_own": F.mse_loss(render_oil(own, canvas, use_boxes=False), targets).item(),
-        "mse_blind": F.mse_loss(render_oil(blind, canvas, use_boxes=False), targets).item(),
-    }
+    import torch
+    import torch.nn.functional as F
+
+    from common.renderers.oil import render_oil
+
+    with torch.no_grad():
+        canvas = rollout_curve(painter, targets, calls)["canvas"]
+        own = _call(painter, targets, canvas, calls, calls + 1)
+        blind = _call(painter, targets, torch.zeros_like(canvas), calls, calls + 1)
+        swap = _call(painter, targets, canvas.roll(1, 0), calls, calls + 1)
+        tswap = _call(painter, targets.roll(1, 0), canvas, calls, calls + 1)
+        return {
+            "black": (own - blind).abs().mean().item(),
+            "swap": (own - swap).abs().mean().item(),
+            "target_swap": (own - tswap).abs().mean().item(),
+            "mse_before": F.mse_loss(canvas, targets).item(),
+            "mse_own": F.mse_loss(render_oil(own, canvas, use_boxes=False), targets).item(),
+            "mse_blind": F.mse_loss(render_oil(blind, canvas, use_boxes=False), targets).item(),
+        }
 
 
 def throughput(updates: int = 20, patch: int = 64) -> dict:
@@ -114,6 +128,8 @@ def throughput(updates: int = 20, patch: int = 64) -> dict:
     "backward_s", "step_s"}}`` with seconds per update split by phase.
     """
     import time
+
+    import torch
 
     from common.losses.wgan import gradient_penalty
     from painter.model import Critic, PainterConfig, PatchRenderer, build_painter
@@ -173,6 +189,8 @@ def main(argv=None) -> int:
     parser.add_argument("--throughput", action="store_true", help="time training updates of both recipes")
     parser.add_argument("--png", default=None, help="write crops | after 1, 5, 20, 40 calls to this PNG")
     args = parser.parse_args(argv)
+    import torch
+
     from painter.model import load_painter
 
     torch.set_num_threads(1)

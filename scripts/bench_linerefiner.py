@@ -29,16 +29,14 @@ import tempfile
 import time
 from argparse import ArgumentTypeError
 from pathlib import Path
-
-import cv2
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from common.cli import ArgumentParser, positive_int, run_main
-from common.image_io import save_image
-from linerefiner.inference import load_refiner, refine_tiled, refine_whole
-from linerefiner.metrics import score_drawing, summarise
-from linerefiner.synth import HELDOUT_SEED_BASE, STYLES, heldout_samples, random_drawing
+from linerefiner.config import STYLE_NAMES  # the names of linerefiner.synth.STYLES, without torch
+
+if TYPE_CHECKING:  # numpy, OpenCV and torch are imported by the functions that use them (--help stays fast)
+    import numpy as np
+    import torch
 
 
 def classical(x: np.ndarray, close_px: int = 7, min_area: int = 25) -> np.ndarray:
@@ -51,6 +49,9 @@ def classical(x: np.ndarray, close_px: int = 7, min_area: int = 25) -> np.ndarra
     and of 12 / 25 / 40 / 60 px tried on 80 held-out pairs (removing first deletes the line fragments between
     two gaps).
     """
+    import cv2
+    import numpy as np
+
     bg = cv2.GaussianBlur(cv2.dilate(x, np.ones((15, 15), np.uint8)), (0, 0), 3)
     flat = np.clip(x / np.maximum(bg, 1e-3), 0, 1)
     u8 = (flat * 255).astype(np.uint8)
@@ -69,6 +70,12 @@ def quality(
     style: str, pairs: int, size: int, checkpoint: str | None = None, threads: int | None = None
 ) -> dict[str, dict[str, float]]:
     """Metrics (:func:`linerefiner.metrics.summarise`) of the refiner and the baselines on held-out pairs."""
+    import torch
+
+    from linerefiner.inference import load_refiner, refine_whole
+    from linerefiner.metrics import score_drawing, summarise
+    from linerefiner.synth import heldout_samples
+
     g, cfg, _ = load_refiner(checkpoint, style)
     methods = {
         "refiner": lambda x: refine_whole(g, torch.from_numpy(x)[None, None])[0, 0].numpy(),
@@ -91,6 +98,12 @@ def timing_drawing(seed: int, height: int, width: int) -> torch.Tensor:
     Same random strokes as :func:`linerefiner.synth.random_drawing`, drawn as 1 px anti-aliased polylines with
     OpenCV (the differentiable core renderer takes minutes on a 4K canvas and its gradients are not needed).
     """
+    import cv2
+    import numpy as np
+    import torch
+
+    from linerefiner.synth import random_drawing
+
     canvas = np.full((height, width), 255, np.uint8)
     t = np.linspace(0, 1, 33)[:, None]
     u = 1 - t
@@ -144,6 +157,10 @@ def speed(
     threads: int = 2,
 ) -> None:
     """Time ``linerefiner/test.py`` on synthetic drawings; compare tiled and whole-image output."""
+    from common.image_io import save_image
+    from linerefiner.inference import load_refiner, refine_tiled, refine_whole
+    from linerefiner.synth import HELDOUT_SEED_BASE
+
     repo = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         for k, (w, h) in enumerate(sizes):
@@ -205,14 +222,14 @@ def speed(
 
 def _style_path(text: str) -> tuple[str, str]:
     style, _, path = text.partition("=")
-    if style not in STYLES or not path:
-        raise ArgumentTypeError(f"expected STYLE=PATH with STYLE in {sorted(STYLES)}, got {text!r}")
+    if style not in STYLE_NAMES or not path:
+        raise ArgumentTypeError(f"expected STYLE=PATH with STYLE in {list(STYLE_NAMES)}, got {text!r}")
     return style, path
 
 
 def main(argv=None) -> int:
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--styles", nargs="+", default=sorted(STYLES), choices=sorted(STYLES))
+    p.add_argument("--styles", nargs="+", default=list(STYLE_NAMES), choices=list(STYLE_NAMES))
     p.add_argument("--pairs", type=positive_int, default=200)
     p.add_argument("--size", type=positive_int, default=128, help="side of the quality pairs in px")
     p.add_argument(
@@ -234,6 +251,8 @@ def main(argv=None) -> int:
     p.add_argument("--no_bf16", action="store_true", help="do not time --bf16 runs")
     p.add_argument("--child_threads", type=positive_int, default=2, help="--threads of the timed test.py")
     args = p.parse_args(argv)
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
     print(

@@ -18,17 +18,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from common.cli import ArgumentParser, positive_int, run_main
-from common.image_io import image_to_tensor, save_json
-from sketching.edges import canny_edges
-from sketching.objectives import build_objective
-from sketching.pipeline import PreparedImage
-from sketching.regions import allocate_strokes, auto_rois, fit_to_canvas
-from sketching.sketcher import SketchConfig, optimize_sketch
+
+if TYPE_CHECKING:  # torch, numpy and the sketching modules are imported after parse_args (--help stays fast)
+    import numpy as np
+    import torch
+
+    from sketching.pipeline import PreparedImage
+    from sketching.sketcher import SketchConfig
 
 
 def _photo(name: str) -> np.ndarray:
@@ -43,6 +42,12 @@ def _photo(name: str) -> np.ndarray:
 
 
 def _prepare(image: torch.Tensor, canvas: int, strokes: int, rounds: int) -> PreparedImage:
+    import numpy as np
+
+    from sketching.edges import canny_edges
+    from sketching.pipeline import PreparedImage
+    from sketching.regions import allocate_strokes, auto_rois
+
     edges = canny_edges(image)  # square photo: no padding
     masks = auto_rois(edges, rounds - 1)
     counts = [int(edges.sum())] + [int((edges & m).sum()) for m in masks]
@@ -60,6 +65,10 @@ def _prepare(image: torch.Tensor, canvas: int, strokes: int, rounds: int) -> Pre
 
 
 def _time_sketch(objective, prepared: PreparedImage, config: SketchConfig) -> dict:
+    import torch
+
+    from sketching.sketcher import optimize_sketch
+
     result = optimize_sketch(
         objective,
         prepared.round_masks,
@@ -94,6 +103,14 @@ def main(argv=None) -> int:
     p.add_argument("--skip_rounds", action="store_true")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
+    import numpy as np
+    import torch
+
+    from common.image_io import image_to_tensor, save_json
+    from sketching.objectives import build_objective
+    from sketching.regions import fit_to_canvas
+    from sketching.sketcher import SketchConfig
+
     torch.set_num_threads(args.threads)
     image = fit_to_canvas(image_to_tensor(_photo(args.photo)), args.canvas).clamp(0, 1)
     rows = {}

@@ -41,13 +41,9 @@ def entry_scripts() -> list[str]:
 # --help still imports torch (or numpy): the parser sits in a module whose code needs them at import time
 # (issue 16's --help < 1 s is not met for these; listed so that any other script that regresses fails)
 TORCH_HELP = {
-    "scripts/bench_linerefiner.py": "benchmark, module-level torch/cv2 imports",
     "scripts/bench_renderers.py": "benchmark, module-level torch import",
-    "scripts/bench_sketching.py": "benchmark, module-level torch imports",
     "scripts/bench_stipple.py": "benchmark, module-level torch imports",
     "scripts/make_gallery.py": "common.data (torch), numpy and Pillow at module level",
-    "painter/evaluate.py": "a library module with a diagnostic __main__ (python -m painter.evaluate)",
-    "linerefiner/figures.py": "figure script, module-level torch/cv2 imports",
 }
 TORCH_FREE_HELP = tuple(s for s in entry_scripts() if s not in TORCH_HELP)
 
