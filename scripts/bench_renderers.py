@@ -65,8 +65,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported by the functions that use it (--help stays fast)
+    import torch
 
 ANALYTIC = ("oil", "bezier13", "curve", "dots")
 ALL = (*ANALYTIC, "fcn")
@@ -77,11 +79,15 @@ ALL = (*ANALYTIC, "fcn")
 
 
 def _u(gen: torch.Generator, *shape: int, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+    import torch
+
     return lo + (hi - lo) * torch.rand(*shape, generator=gen)
 
 
 def make_strokes(name: str, b: int, n: int, size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
     """Random strokes of one format, sized for ``n`` strokes on a ``size`` x ``size`` canvas (CPU tensors)."""
+    import torch
+
     scale = min(0.5, math.sqrt(8.0 / n))  # typical stroke extent, fraction of the canvas side
     if name == "oil":
         w = scale * _u(gen, b, n, 1, lo=0.5, hi=1.0)
@@ -162,12 +168,16 @@ def render_fcn(fcn, params: torch.Tensor, canvas: torch.Tensor, chunk: int = 64)
 
 
 def _sync(device: torch.device) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def forward_backward(name: str, b: int, n: int, size: int, device: torch.device, seed: int = 0):
     """Build strokes/target once; return a closure doing one forward + backward pass."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     strokes = {
         k: v.to(device).requires_grad_(v.is_floating_point())
@@ -189,6 +199,8 @@ def forward_backward(name: str, b: int, n: int, size: int, device: torch.device,
 def throughput(name: str, b: int, n: int, size: int, device: torch.device, min_seconds: float, max_reps: int):
     """Strokes per second of forward + backward (after one warm-up pass), wall seconds per pass, and CPU
     seconds per pass (``time.process_time``, all threads: less sensitive to other users of the machine)."""
+    import torch
+
     step, strokes = forward_backward(name, b, n, size, device)
     step()  # warm-up (and a check that gradients arrive)
     grads = [v.grad for v in strokes.values() if v.requires_grad]
@@ -214,6 +226,8 @@ def coverage_throughput(name: str, b: int, n: int, device: torch.device, min_sec
     Returns strokes/s, wall seconds per pass and CPU seconds per pass of forward + backward of
     ``mean |alpha - target|``.
     """
+    import torch
+
     gen = torch.Generator().manual_seed(0)
     params = make_strokes("bezier13", b, n, 128, gen)["params"].to(device).requires_grad_(True)
     target = torch.rand(b, n, 128, 128, generator=gen).to(device)
@@ -259,6 +273,8 @@ def _rss_mb() -> float:
 
 def memory_child(name: str, n: int, size: int, device: torch.device) -> dict:
     """Run in a fresh process: peak memory of one forward + backward of ``n`` strokes on ``size``^2."""
+    import torch
+
     step, _ = forward_backward(name, 1, n, size, device)
     before_mb = _rss_mb()
     if device.type == "cuda":
@@ -349,6 +365,8 @@ def _renderer_modules(version: str) -> dict:
 
 def build_workload(name: str, version: str, device: torch.device):
     """``(step, strokes per pass, forward_only)`` for one workload; ``step()`` runs one pass."""
+    import torch
+
     mods = _renderer_modules(version)
     gen = torch.Generator().manual_seed(0)
     if name == "segpaint":
@@ -401,6 +419,7 @@ def build_workload(name: str, version: str, device: torch.device):
 def count_element_ops(fn: Callable[[], None]) -> int:
     """Elements written by every non-view aten op that ``fn()`` runs (forward and backward): a lower
     bound of its arithmetic operations (a fused multiply-add or a transcendental counts once)."""
+    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Counter(TorchDispatchMode):
@@ -421,6 +440,8 @@ def count_element_ops(fn: Callable[[], None]) -> int:
 
 def matmul_peak(device: torch.device, n: int = 2048, reps: int = 5) -> float:
     """Float32 matrix-multiply rate in FLOP/s (best of ``reps``, 2 n^3 per product) at the current threads."""
+    import torch
+
     a = torch.rand(n, n, device=device)
     b = torch.rand(n, n, device=device)
     torch.mm(a, b)
@@ -436,6 +457,8 @@ def matmul_peak(device: torch.device, n: int = 2048, reps: int = 5) -> float:
 
 def workload_child(name: str, version: str, device: torch.device, reps: int, count_ops: bool) -> dict:
     """In a fresh process: time, memory and element operations of one workload and version."""
+    import torch
+
     step, strokes, fwd_only = build_workload(name, version, device)
     before_mb = _rss_mb()
     if device.type == "cuda":
@@ -473,6 +496,8 @@ def workload_child(name: str, version: str, device: torch.device, reps: int, cou
 def run_workload(name: str, version: str, args) -> dict:
     """One workload and version in a subprocess (:func:`run_child` with ``--timeout``). A run killed while
     counting operations keeps its timing."""
+    import torch
+
     cmd = [
         sys.executable, "-m", "scripts.bench_renderers", "--workload_child", f"{name}:{version}",
         "--device", args.device, "--threads", str(torch.get_num_threads()), "--reps", str(args.reps),
@@ -492,6 +517,8 @@ def run_workload(name: str, version: str, args) -> dict:
 
 def compare(args, device: torch.device) -> dict:
     """The --compare table: old vs new for each workload, with the matmul peak of this run."""
+    import torch
+
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in names if w not in WORKLOADS]
     if unknown:
@@ -554,7 +581,6 @@ def compare(args, device: torch.device) -> dict:
 
 def main(argv=None) -> int:
     from common.cli import ArgumentParser, positive_float, positive_int
-    from common.device import get_device
 
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--renderers", default=",".join(ALL), help=f"comma list from {','.join(ALL)}")
@@ -594,6 +620,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--workload_child", default=None, help=argparse_hidden())
     args = parser.parse_args(argv)
+    import torch
+
+    from common.device import get_device
 
     torch.set_num_threads(args.threads)
     device = get_device(args.device)

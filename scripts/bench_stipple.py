@@ -43,18 +43,14 @@ import math
 import os
 import statistics
 import time
+from typing import TYPE_CHECKING
 
-import torch
-
-from common.checkpoint import default_checkpoint
 from common.cli import ArgumentParser, positive_int, run_main
-from common.data import bundled_photo_tensor
-from common.debian_data import opencv_doc_photos
-from common.image_io import load_image, save_image, save_json
-from common.losses.spectrum import half_plane_frequencies, point_periodogram, radial_average
-from stipple.evaluate import nn_regularity, peer_tone_psnr, render_stipples, tone_metrics
-from stipple.inference import calibrate_tone, load_stipple_net, predict_stipples
-from stipple.stipplers import Stipples, lbg_stippling, lloyd_relax, weighted_voronoi_stippling
+
+if TYPE_CHECKING:  # torch and the stipplers are imported by the functions that use them (--help stays fast)
+    import torch
+
+    from stipple.stipplers import Stipples
 
 BUNDLED = ("astronaut", "coffee", "camera")
 OPENCV = ("fruits.jpg", "home.jpg", "messi5.jpg")
@@ -100,12 +96,20 @@ def _timed(fn, *args, **kwargs):
 
 
 def photo(name: str, max_side: int) -> torch.Tensor:
+    from common.data import bundled_photo_tensor
+    from common.debian_data import opencv_doc_photos
+    from common.image_io import load_image
+
     if name.endswith(".jpg"):
         return load_image(opencv_doc_photos((name,))[name], max_side=max_side)
     return bundled_photo_tensor(name, max_side=max_side)
 
 
 def wvs(image, n, n_iter, seed=0, **kw) -> Stipples:
+    import torch
+
+    from stipple.stipplers import weighted_voronoi_stippling
+
     return weighted_voronoi_stippling(
         image, n, n_iter=n_iter, generator=torch.Generator().manual_seed(seed), **kw
     )[0]
@@ -119,6 +123,10 @@ def _clocked(fn, *args, **kwargs):
 
 
 def section_speed(args, out, model):
+    import torch
+
+    from stipple.inference import predict_stipples
+
     rows = []
     wvs(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)), 256, 2)  # untimed warm-up
     for name in args.photos:
@@ -161,6 +169,9 @@ def section_speed(args, out, model):
 
 
 def _net_timed(model, image, n):
+    from stipple.inference import calibrate_tone, predict_stipples
+    from stipple.stipplers import lloyd_relax
+
     predict_stipples(model, image, n)  # warm-up
     times = []
     for _ in range(3):
@@ -172,11 +183,15 @@ def _net_timed(model, image, n):
 
 
 def _save_cache(args, cache) -> None:
+    from common.image_io import save_json
+
     if args.classical_cache:
         save_json(cache, args.classical_cache)
 
 
 def section_peer(args, out, cache):
+    from stipple.evaluate import peer_tone_psnr
+
     rows = []
     for name in ("fruits.jpg", "messi5.jpg"):
         key = f"peer/{name}/{args.n_iter}"
@@ -207,6 +222,11 @@ def section_peer(args, out, cache):
 
 
 def section_regularity(args, out, model, cache):
+    import torch
+
+    from stipple.evaluate import nn_regularity
+    from stipple.inference import predict_stipples
+
     flat = torch.full((1, 3, 512, 512), 0.5)
     key = f"regularity/{args.n_iter}"
     if key not in cache:
@@ -229,6 +249,8 @@ def section_regularity(args, out, model, cache):
 
 
 def _metrics(st, image, seconds):
+    from stipple.evaluate import peer_tone_psnr, tone_metrics
+
     tm = tone_metrics(st, image)
     return {
         "seconds": seconds,
@@ -239,6 +261,10 @@ def _metrics(st, image, seconds):
 
 
 def section_photos(args, out, model, cache):
+    import torch
+
+    from stipple.stipplers import lbg_stippling
+
     rows = []
     for name in args.photos:
         image = photo(name, args.max_side)
@@ -290,6 +316,10 @@ def section_photos(args, out, model, cache):
 
 def spectrum_stats(points: list[torch.Tensor], n: int) -> dict[str, float]:
     """Lattice peak and anisotropy of the mean periodogram of point sets on [0, 1)^2 (see module doc)."""
+    import torch
+
+    from common.losses.spectrum import half_plane_frequencies, point_periodogram, radial_average
+
     root = math.sqrt(n)
     kmax = int(2.1 * root)
     freqs = half_plane_frequencies(kmax, dtype=torch.float64)
@@ -307,6 +337,10 @@ def spectrum_stats(points: list[torch.Tensor], n: int) -> dict[str, float]:
 
 
 def section_blue_noise(args, out, model, cache):
+    import torch
+
+    from stipple.inference import predict_stipples
+
     res = {}
     for n in args.blue_points:
         key = f"blue_noise/{n}/{args.n_iter}"
@@ -335,6 +369,8 @@ def section_blue_noise(args, out, model, cache):
 
 
 def section_threads(args, out, cache):
+    import torch
+
     image = photo("camera", args.max_side)
     res = {}
     for t in (1, 2):
@@ -353,6 +389,13 @@ def section_threads(args, out, cache):
 
 def write_figure(path, model, max_side):
     """net | WVS | LBG, 192 x 192 crops at 100 % of a 512-px render (camera, 4096 points)."""
+    import torch
+
+    from common.image_io import save_image
+    from stipple.evaluate import render_stipples
+    from stipple.inference import predict_stipples
+    from stipple.stipplers import lbg_stippling
+
     image = photo("camera", max_side)
     _, _, h, w = image.shape
     sts = [
@@ -369,6 +412,12 @@ def write_figure(path, model, max_side):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    import torch
+
+    from common.checkpoint import default_checkpoint
+    from common.image_io import save_json
+    from stipple.inference import load_stipple_net
+
     torch.set_num_threads(min(args.threads, os.cpu_count() or 1))
     model, ckpt = None, {"provenance": {}}
     ckpt_path = args.checkpoint or default_checkpoint("stipple_net.pt")

@@ -30,13 +30,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from common.cli import ArgumentParser, prepare_output_dir, run_main
-from common.data import bundled_photos
 from common.errors import UserError
+
+if TYPE_CHECKING:  # Pillow is imported by the functions that use it, numpy and torch too (--help stays fast)
+    from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO_SIDE = 256  # longer side of the photo shown beside each result
@@ -109,6 +109,8 @@ def _find(folder: Path, *names: str) -> Path:
 
 def _resized(im: Image.Image, side: int) -> Image.Image:
     """``im`` scaled (Lanczos) so its longer side is at most ``side`` pixels."""
+    from PIL import Image
+
     scale = side / max(im.size)
     if scale >= 1:
         return im
@@ -117,6 +119,8 @@ def _resized(im: Image.Image, side: int) -> Image.Image:
 
 def save_jpeg(src: Path | Image.Image, dst: Path, side: int = RESULT_SIDE) -> Path:
     """A colour image as an optimised JPEG (quality 85) with its longer side at most ``side``."""
+    from PIL import Image
+
     im = src if isinstance(src, Image.Image) else Image.open(src)
     _resized(im.convert("RGB"), side).save(dst, "JPEG", quality=85, optimize=True)
     return dst
@@ -124,6 +128,8 @@ def save_jpeg(src: Path | Image.Image, dst: Path, side: int = RESULT_SIDE) -> Pa
 
 def save_png(src: Path | Image.Image, dst: Path, side: int = RESULT_SIDE, gray: bool = False) -> Path:
     """An image as an optimised PNG (8-bit gray for drawings) with its longer side at most ``side``."""
+    from PIL import Image
+
     im = src if isinstance(src, Image.Image) else Image.open(src)
     im = _resized(im.convert("L" if gray else "RGB"), side)
     if not gray:
@@ -136,6 +142,8 @@ def save_gif(video: Path, dst: Path, side: int = GIF_SIDE, frames: int = GIF_FRA
     """The painting process (an MP4 or GIF) as a short looping GIF: ``frames`` evenly spaced frames at
     ``side`` px, 8 frames per second, the finished painting held for 2 s."""
     import imageio.v3 as iio
+    import numpy as np
+    from PIL import Image
 
     all_frames = [np.asarray(f)[..., :3] for f in iio.imiter(video)]
     if not all_frames:
@@ -157,7 +165,7 @@ def save_gif(video: Path, dst: Path, side: int = GIF_SIDE, frames: int = GIF_FRA
 
 def save_row(images: list[Path], labels: list[str], dst: Path, side: int = 256) -> Path:
     """Images side by side (each ``side`` px high), a label under each, as an optimised JPEG."""
-    from PIL import ImageDraw
+    from PIL import Image, ImageDraw
 
     tiles = [Image.open(p).convert("RGB") for p in images]
     tiles = [t.resize((round(t.width * side / t.height), side), Image.LANCZOS) for t in tiles]
@@ -202,6 +210,10 @@ def write_caption(out: Path, name: str, cap: Caption) -> Path:
 
 def _photo(work: Path, out: Path, name: str) -> Path:
     """Write bundled photo ``name`` as a lossless PNG input (work dir) and a small JPEG (gallery)."""
+    from PIL import Image
+
+    from common.data import bundled_photos
+
     arr = bundled_photos([name])[name]
     src = work / "photos" / f"{name}.png"
     src.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +227,8 @@ def _metrics(path: Path) -> dict:
 
 
 def entry_segpaint(work: Path, out: Path) -> Caption:
+    import numpy as np
+
     photo = _photo(work, out, "chelsea")
     runs, metrics = [], {}
     for style, steps, video in (("realistic", 40, True), ("painterly", 30, False)):
@@ -324,6 +338,10 @@ def entry_stipple(work: Path, out: Path) -> Caption:
 
 
 def entry_linerefiner(work: Path, out: Path) -> Caption:
+    import numpy as np
+    from PIL import Image
+
+    from common.data import bundled_photos
     from scripts.figures.linerefiner_before_after import xdog_lines
 
     name = "rocket"
