@@ -98,12 +98,28 @@ def test_command(name: str, photo: Path, out: Path, full: bool) -> list[str]:
     raise ValueError(name)
 
 
+def _timed(t0: float, c0: float) -> dict:
+    """Wall and CPU seconds since ``t0`` (perf_counter) and ``c0`` (process_time), with the torch thread
+    count and the thread policy's choice of this process."""
+    import torch
+
+    from common.threads import last_thread_choice
+
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    choice = last_thread_choice()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "threads": torch.get_num_threads(),
+        "choice": choice and choice.to_dict(),
+    }
+
+
 def renderer_worker(reps: int = 5) -> dict:
     """The renderer workload in this process; returns seconds and the thread choice."""
     import torch
 
     from common.renderers.bezier13 import render_bezier13
-    from common.threads import last_thread_choice
 
     g = torch.Generator().manual_seed(0)
     params = torch.rand(16, 64, 13, generator=g)
@@ -114,14 +130,7 @@ def renderer_worker(reps: int = 5) -> dict:
     for _ in range(reps):
         p = params.clone().requires_grad_(True)
         (render_bezier13(p, canvas) - target).abs().mean().backward()
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    choice = last_thread_choice()
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "threads": torch.get_num_threads(),
-        "choice": choice and choice.to_dict(),
-    }
+    return _timed(t0, c0)
 
 
 def regions_worker(chunk: int) -> dict:
@@ -129,8 +138,6 @@ def regions_worker(chunk: int) -> dict:
     ``chunk`` elements: ``fine`` (2**17 elements, ~0.1 ms per region with 1 thread, like the renderers'
     small ops; 3 x 32 regions per round) or ``coarse`` (the whole 2**22 in one region per op)."""
     import torch
-
-    from common.threads import last_thread_choice
 
     x = torch.rand(2**22, generator=torch.Generator().manual_seed(0))
     out = torch.empty_like(x)
@@ -140,14 +147,7 @@ def regions_worker(chunk: int) -> dict:
         for src, dst in parts:
             torch.sin(src, out=dst)
             dst.mul_(0.5).add_(src)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    choice = last_thread_choice()
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "threads": torch.get_num_threads(),
-        "choice": choice and choice.to_dict(),
-    }
+    return _timed(t0, c0)
 
 
 def script_worker(script: str, argv: list[str], report: str) -> None:
