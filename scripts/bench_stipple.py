@@ -21,7 +21,8 @@ Sections (``--skip`` any of them):
   with ``CALIBRATE`` tone-calibration steps on its radii, the extra seconds of each reported separately),
   plus the peer tone PSNR of each.
 - ``blue_noise``: constant 50 % gray, 512 px, N = 1024 and 4096 (``--blue_points``): mean periodogram
-  (3 seeds / gray levels) at the lattice frequency |k| = sqrt(N) over the mean for |k| in [1.5, 2] sqrt(N)
+  (3 seeds and gray levels 0.50 / 0.51 / 0.52; the network's seed picks the window of its blue-noise slot
+  pattern) at the lattice frequency |k| = sqrt(N) over the mean for |k| in [1.5, 2] sqrt(N)
   ("peak"), and the mean anisotropy (dB) over |k| in [0.75, 1.5] sqrt(N), WVS vs network. Blue noise has
   its own peak near sqrt(N) (the mean spacing); a lattice adds line power there, concentrated in angle,
   which the anisotropy shows.
@@ -351,7 +352,7 @@ def section_blue_noise(args, out, model, cache):
             if key not in cache:
                 sets["wvs"].append(wvs(image, n, args.n_iter, seed=run).positions)
             if model is not None:
-                sets["net"].append(predict_stipples(model, image, n).positions)
+                sets["net"].append(predict_stipples(model, image, n, seed=run).positions)
         if key not in cache:
             cache[key] = spectrum_stats(sets["wvs"], n)
             _save_cache(args, cache)

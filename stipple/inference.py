@@ -4,12 +4,12 @@ Shape letters: Gh x Gw the point grid, K slots.
 
 :func:`predict_stipples` picks the point grid for the wanted count (:func:`stipple.model.grid_for_count`:
 square cells, about ``points_per_cell`` stipples each, the image's aspect ratio), resizes the image to
-4 Gh x 4 Gw, runs the network once, turns its density into integer counts by error diffusion (at most K
-per cell, exact total: :func:`stipple.model.diffuse_counts`) and reads the used slots' positions, radii and
-colours. ``radius="tone"`` replaces the network's radii by tone-matched ones (pi r^2 = box3(m) / box3(n),
-m the density mass and n the stipple count per cell, box3 a 3 x 3 mean). ``relax`` adds that many Lloyd
-steps on the predicted points (:func:`stipple.stipplers.lloyd_relax`); ``calibrate`` that many
-tone-calibration steps on the radii afterwards (:func:`calibrate_tone`).
+P Gh x P Gw (P = ``cell_px``), runs the network once, turns its density into integer counts by error
+diffusion (at most K per cell, exact total: :func:`stipple.model.diffuse_counts`) and reads the used slots'
+positions, radii and colours. ``radius="tone"`` replaces the network's radii by tone-matched ones
+(pi r^2 = box3(m) / box3(n), m the density mass and n the stipple count per cell, box3 a 3 x 3 mean).
+``relax`` adds that many Lloyd steps on the predicted points (:func:`stipple.stipplers.lloyd_relax`);
+``calibrate`` that many tone-calibration steps on the radii afterwards (:func:`calibrate_tone`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def load_stipple_net(path: str | Path, device: torch.device | str = "cpu") -> tu
     """
     ckpt = load_checkpoint(path, map_location="cpu")
     cfg = StippleNetConfig(**ckpt["config"]["model"])
-    model = StippleNet(cfg)
+    model = StippleNet(cfg, build_pattern=False)  # a blue-noise pattern comes with the weights
     load_model_state(model, ckpt["model"])
     return model.to(device).eval(), ckpt
 
@@ -114,6 +114,7 @@ def predict_stipples(
     radius: str = "net",
     relax: int = 0,
     calibrate: int = 0,
+    seed: int = 0,
 ) -> Stipples:
     """Stipple one image with the network.
 
@@ -124,6 +125,8 @@ def predict_stipples(
         radius: "net" (the network's radii) or "tone" (tone-matched from the image, the fallback).
         relax: Lloyd steps on the predicted points afterwards (0 = none).
         calibrate: tone-calibration steps on the radii after that (:func:`calibrate_tone`; 0 = none).
+        seed: picks the window of the blue-noise slot pattern (``prior="blue"``; the same seed gives the
+            same stipples; the R2 prior ignores it).
 
     Returns:
         :class:`Stipples` with exactly ``n_points`` stipples (positions normalised to the image).
@@ -138,9 +141,10 @@ def predict_stipples(
     gh, gw = grid_for_count(n_points, h, w, cfg.points_per_cell)
     k = cfg.slots
     dev = next(model.parameters()).device
-    size = (4 * gh, 4 * gw)
+    size = (cfg.cell_px * gh, cfg.cell_px * gw)
     x = F.interpolate(image.to(dev).float(), size=size, mode="area" if h >= size[0] else "bilinear")
-    out = model(x.clamp(0, 1), n_points)
+    shift = tuple(torch.randint(1 << 16, (2,), generator=torch.Generator().manual_seed(seed)).tolist())
+    out = model(x.clamp(0, 1), n_points, shift)
     counts = diffuse_counts(out["density"][0], n_points, k)  # (Gh, Gw)
     used = slot_mask(counts.view(1, -1), k)  # (1, Gh*Gw, K)
     positions = out["positions"][used]  # (n_points, 2) in cell, slot order

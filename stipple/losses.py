@@ -2,12 +2,13 @@
 
 Shape letters: B batch, G grid side, K slots, M reference points, F frequencies, R x A spectrum bins.
 
-    L = w_cd G^2 L_CD + w_spec L_spec + w_col L_col + w_dens L_dens + w_rad L_rad + w_tone L_tone
+    L = w_cd N L_CD + w_spec L_spec + w_col L_col + w_dens L_dens + w_rad L_rad + w_tone L_tone + w_rep L_rep
 
 The slots a cell uses during training are given by the reference occupancy (teacher forcing: cell c uses
 min(n_c, K) slots, n_c its reference count), so Chamfer, spectrum, colour and radius losses see the points
-the cell should emit, while the density head learns n_c directly. G^2 expresses the squared Chamfer
-distance in cell units, so its size does not depend on the point count.
+the cell should emit, while the density head learns n_c directly. N (the reference count) expresses the
+squared Chamfer distance in units of the squared dot spacing, so its size does not depend on the point count
+(N = G^2 at one stipple per cell).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from stipple.model import gather_points, slot_mask
 class LossWeights:
     """Weights of the terms (release: Chamfer 1, spectrum 0.1, colour 1; density and radius are ours).
 
-    kmax_factor: spectrum frequencies |k| <= kmax_factor * G (G = grid side: the lattice peak |k| = G is
-        inside).
+    kmax_factor: spectrum frequencies |k| <= kmax_factor * sqrt(N) (N reference stipples: the blue-noise
+        ring and a lattice peak at |k| = sqrt(N) are inside; sqrt(N) = G at one stipple per cell).
     angular_bins: sectors of the half plane in the spectrum loss (1 = radial only).
     spectrum_keep: fraction of the frequencies |k| >= 16 evaluated per step (random subset).
+    repulsion, repulsion_spacing: weight of :func:`repulsion_loss` and its reach d0 as a fraction of the
+        local dot spacing (0 = off: the 2025 network was trained without it).
     """
 
     chamfer: float = 1.0
@@ -40,6 +43,8 @@ class LossWeights:
     density: float = 1.0
     radius: float = 1.0
     tone: float = 10.0
+    repulsion: float = 0.0
+    repulsion_spacing: float = 0.85
     kmax_factor: float = 1.25
     angular_bins: int = 8
     spectrum_keep: float = 0.4
@@ -144,6 +149,36 @@ def matched_chamfer(
     return (term_p + term_r).mean(), to_ref
 
 
+def repulsion_loss(
+    pts: torch.Tensor, pmask: torch.Tensor, spacing: torch.Tensor, reach: float = 0.85
+) -> torch.Tensor:
+    """Nearest-neighbour repulsion: mean_p relu(1 - |p - nn(p)| / (reach * s_p))^2 over the valid points.
+
+    Not in the paper (ours; ``stipple/__init__.py``, departure 15). Chamfer alone lets two slots that share a
+    nearest reference stipple collapse onto it; this term is zero for a blue-noise set whose neighbours are at
+    least ``reach`` times the local spacing apart and grows as two points approach. The nearest neighbour is
+    found without autograd; only its distance is differentiated.
+
+    Args:
+        pts: (B, P, 2) normalised points, differentiable; pmask: (B, P) bool.
+        spacing: (B, P) local dot spacing s_p in normalised units (> 0 where valid).
+        reach: d0 / s.
+
+    Returns:
+        scalar float tensor in [0, 1].
+    """
+    with torch.no_grad():
+        d = torch.cdist(pts, pts)  # (B, P, P)
+        d.diagonal(dim1=1, dim2=2).fill_(float("inf"))
+        d = d.masked_fill(~pmask[:, None, :], float("inf"))
+        nn_idx = d.argmin(2)  # (B, P)
+    near = pts.gather(1, nn_idx[..., None].expand(-1, -1, 2))
+    dist = (pts - near).square().sum(-1).clamp(min=1e-12).sqrt()
+    pen = F.relu(1 - dist / (reach * spacing).clamp(min=1e-6)).square()
+    pm = pmask.to(pts.dtype)
+    return (pen * pm).sum() / pm.sum().clamp(min=1)
+
+
 def tone_loss(points: torch.Tensor, radii: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     """MSE between the Gaussian-blurred black-dot render and the grayscale image (the bench's tone
     measure, :func:`stipple.evaluate.tone_metrics`, as a loss; sigma = dot spacing sqrt(H W / N) px).
@@ -184,7 +219,8 @@ def stipple_losses(
         ref_radii: (B, M) reference radii (fractions of the side); None skips the radius term.
 
     Returns:
-        dict with ``chamfer``, ``spectrum``, ``color``, ``density``, ``radius`` and the weighted ``total``.
+        dict with ``chamfer``, ``spectrum``, ``color``, ``density``, ``radius``, ``tone``, ``repulsion`` and
+        the weighted ``total``.
     """
     b, g = out["density"].shape[:2]
     k = out["positions"].shape[2]
@@ -193,8 +229,9 @@ def stipple_losses(
     pts, pmask = gather_points(out["positions"], used)  # (B, P, 2)
     cols, _ = gather_points(out["colors"], used)
     chamfer, nearest = matched_chamfer(pts, pmask, ref_points, ref_mask)
-    chamfer = chamfer * g * g
-    kmax = max(4, int(round(weights.kmax_factor * g)))
+    n_ref = ref_mask.sum(1).to(pts.dtype).mean().clamp(min=1)
+    chamfer = chamfer * n_ref
+    kmax = max(4, int(round(weights.kmax_factor * float(n_ref) ** 0.5)))
     spec = radial_angular_spectrum_loss(
         pts,
         ref_points,
@@ -214,6 +251,12 @@ def stipple_losses(
         near = ref_radii.gather(1, nearest)  # (B, P) radius of the nearest reference stipple
         err = (torch.log(rad[..., 0].clamp(min=1e-5)) - torch.log(near.clamp(min=1e-5))).abs()
         radius = (err * pm).sum() / pm.sum().clamp(min=1)
+    repulsion = pts.new_zeros(())
+    if weights.repulsion > 0:
+        n_cell = counts.view(b, -1, 1).clamp(max=k).expand(-1, -1, k)[..., None]  # (B, G*G, K, 1) emitted
+        n_pts, _ = gather_points(n_cell, used)
+        spacing = 1.0 / (g * n_pts[..., 0].clamp(min=1).sqrt())  # (B, P) normalised units
+        repulsion = repulsion_loss(pts, pmask, spacing, weights.repulsion_spacing)
     tone = pts.new_zeros(())
     if weights.tone > 0:
         rad_all, _ = gather_points(out["radii"][..., None], used)
@@ -225,6 +268,7 @@ def stipple_losses(
         + weights.color * color
         + weights.density * density
         + weights.radius * radius
+        + weights.repulsion * repulsion
     )
     return {
         "total": total,
@@ -234,4 +278,5 @@ def stipple_losses(
         "density": density,
         "radius": radius,
         "tone": tone,
+        "repulsion": repulsion,
     }

@@ -68,7 +68,8 @@ def stipple_one(
     calibrate: int = 0,
 ):
     """Run one method on ``image`` (1, 3, H, W) in [0, 1]; ``model`` is the network for ``"net"`` (else
-    unused), ``gen`` a CPU ``torch.Generator``; ``progress``: optional callable(iteration) after each
+    unused), ``gen`` a CPU ``torch.Generator`` (the network takes its initial seed: the window of its
+    blue-noise slot pattern); ``progress``: optional callable(iteration) after each
     WVS / LBG iteration (0-based). Returns ``(Stipples, seconds)``."""
     start = time.perf_counter()
     if method == "wvs":
@@ -80,7 +81,9 @@ def stipple_one(
     else:
         from stipple.inference import predict_stipples
 
-        st = predict_stipples(model, image, points, radius=radius, relax=relax, calibrate=calibrate)
+        st = predict_stipples(
+            model, image, points, radius=radius, relax=relax, calibrate=calibrate, seed=gen.initial_seed()
+        )
     return st, time.perf_counter() - start
 
 

@@ -30,6 +30,11 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--width", type=positive_int, default=64, help="decoder channels")
     p.add_argument("--blocks", type=positive_int, default=5, help="residual decoder blocks")
     p.add_argument("--reach", type=positive_float, default=1.5, help="slot reach in cells from the centre")
+    p.add_argument("--cell_px", type=int, choices=(4, 8), default=4, help="input pixels per grid cell")
+    p.add_argument("--prior", choices=("r2", "blue"), default="r2", help="slot pattern under the offsets")
+    p.add_argument(
+        "--repulsion_weight", type=float, default=0.0, help="nearest-neighbour repulsion among the points"
+    )
     p.add_argument("--no_slot_prior", action="store_true", help="slots without the low-discrepancy prior")
     p.add_argument("--no_density_prior", action="store_true", help="density head without the darkness prior")
     p.add_argument("--spectrum_weight", type=float, default=0.1)
@@ -62,7 +67,10 @@ def main(argv=None) -> int:
         density_prior=not args.no_density_prior,
     ).validate()
     loss = LossWeights(
-        spectrum=args.spectrum_weight, radius=args.radius_weight, angular_bins=args.angular_bins
+        spectrum=args.spectrum_weight,
+        radius=args.radius_weight,
+        angular_bins=args.angular_bins,
+        repulsion=args.repulsion_weight,
     )
     run = {
         "max_minutes": args.max_minutes or 0.0,

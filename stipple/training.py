@@ -158,7 +158,8 @@ def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True, fres
         batch = next(batches)
         ddp.train()
         image = batch["image"].to(ctx.device)
-        out = ddp(image)
+        shift = tuple(torch.randint(1 << 16, (2,)).tolist())  # a new window of the blue-noise slot pattern
+        out = ddp(image, None, shift)
         losses = stipple_losses(
             out,
             image,

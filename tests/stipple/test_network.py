@@ -187,17 +187,26 @@ def test_losses_finite_and_density_target():
     pts = torch.rand(2, 64, 2)
     mask = torch.ones(2, 64, dtype=torch.bool)
     losses = stipple_losses(net(img), img, pts, mask, LossWeights(), torch.full((2, 64), 0.02))
-    assert set(losses) == {"total", "chamfer", "spectrum", "color", "density", "radius", "tone"}
+    assert set(losses) == {"total", "chamfer", "spectrum", "color", "density", "radius", "tone", "repulsion"}
     assert all(torch.isfinite(v) for v in losses.values())
     losses["total"].backward()
     assert net.radius_head[-1].weight.grad.abs().sum() > 0  # the radius head learns
     assert occupancy_grid(pts, 8, mask).sum().item() == 128
 
 
-def test_training_lowers_loss_keeps_best_and_resumes(tmp_path):
-    data = _tiny_dataset(tmp_path / "data")
+@pytest.mark.parametrize(
+    "model_kw, loss_kw",
+    [
+        (SMALL, {}),
+        ({**SMALL, "image_size": 64, "cell_px": 8, "slots": 8, "prior": "blue"}, {"repulsion": 1.0}),
+    ],
+    ids=["r2", "blue+repulsion"],
+)
+def test_training_lowers_loss_keeps_best_and_resumes(tmp_path, model_kw, loss_kw):
+    side = model_kw["image_size"]
+    data = _tiny_dataset(tmp_path / "data", side=side)
     val = _tiny_dataset(tmp_path / "val", n=2, side=64, points=256)
-    assert len(StippleDataset(data, 32, 64)) == 4
+    assert len(StippleDataset(data, side, 64)) == 4
     cfg = TrainConfig(
         data=str(data),
         epochs=30,
@@ -208,8 +217,8 @@ def test_training_lowers_loss_keeps_best_and_resumes(tmp_path):
         val_every=10,
         val_points=256,
         save_every=10,
-        model=StippleNetConfig(**SMALL),
-        loss=LossWeights(),
+        model=StippleNetConfig(**model_kw),
+        loss=LossWeights(**loss_kw),
     )
     from common.device import DistributedContext
 
@@ -222,6 +231,8 @@ def test_training_lowers_loss_keeps_best_and_resumes(tmp_path):
     model, ckpt = load_stipple_net(run / "stipple_net_best.pt")
     assert "val_tone_psnr" in ckpt["metrics"] and ckpt["provenance"]["val_data"] == str(val)
     assert len(predict_stipples(model, torch.rand(1, 3, 32, 32), 256)) == 256
+    if loss_kw:
+        assert end["repulsion"] > 0 or first["repulsion"] > 0  # the term is live in training
 
 
 def test_dataset_without_matching_names(tmp_path):
@@ -256,3 +267,74 @@ def test_symmetry_augmentation_moves_points_with_the_image():
         row, col = (im2[0] == 0).nonzero()[0].tolist()
         assert torch.allclose(p2[0, :2], torch.tensor([(col + 0.5) / 16, (row + 0.5) / 16]))
         assert p2[0, 2] == 0.01
+
+
+BLUE = dict(points=256, slots=8, image_size=64, cell_px=8, width=16, blocks=2, style_dim=16, prior="blue")
+
+
+def test_blue_noise_slots_progressive_and_well_spaced():
+    from stipple.evaluate import nn_regularity
+    from stipple.model import blue_noise_slots
+
+    pat = blue_noise_slots(24, 4, seed=0)
+    assert pat.shape == (4, 2, 24, 24) and pat.min() >= -0.5 and pat.max() < 0.5
+    assert torch.equal(pat, blue_noise_slots(24, 4, seed=0))
+    ii, jj = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
+    centre = torch.stack([jj, ii]) + 0.5  # (2, S, S) (x, y)
+    jitter = (centre - 0.5 + torch.rand(2, 24, 24, generator=torch.Generator().manual_seed(0))) / 24
+    uniform = nn_regularity(jitter.reshape(2, -1).T, 512, 512)  # one uniform point per cell: about 2.9
+    for n in (1, 2, 4):  # every prefix of the rounds is well spaced, not only the whole set
+        pts = ((pat[:n] + centre) / 24).permute(0, 2, 3, 1).reshape(-1, 2)
+        assert nn_regularity(pts, 512, 512) > 2 * uniform
+
+
+def test_blue_prior_net_spreads_stipples_and_follows_the_seed(tmp_path):
+    from common.checkpoint import save_checkpoint
+    from stipple.evaluate import nn_regularity
+
+    flat = torch.full((1, 3, 256, 256), 0.5)
+    blue = StippleNet(StippleNetConfig(**BLUE)).eval()
+    # the 2025 design: R2 prior, one stipple per 4-px cell
+    r2 = StippleNet(StippleNetConfig(**{**BLUE, "prior": "r2", "cell_px": 4, "slots": 4})).eval()
+    out = blue(torch.rand(2, 3, 64, 96))  # 8 x 12 cells of 8 px
+    assert out["positions"].shape == (2, 96, 8, 2) and out["density"].shape == (2, 8, 12)
+    with pytest.raises(ValueError, match="8 Gh, 8 Gw"):
+        blue(torch.rand(1, 3, 60, 64))
+    st = predict_stipples(blue, flat, 1000)
+    assert len(st) == 1000
+    # untrained (heads at zero): the blue-noise prior is far more regular (measured 7.8 against 3.6)
+    assert nn_regularity(st.positions, 256, 256) > 1.5 * nn_regularity(
+        predict_stipples(r2, flat, 1000).positions, 256, 256
+    )
+    assert torch.equal(st.positions, predict_stipples(blue, flat, 1000, seed=0).positions)
+    other = predict_stipples(blue, flat, 1000, seed=1).positions
+    assert not torch.allclose(st.positions, other)
+    # the pattern travels in the checkpoint (load_stipple_net does not rebuild it)
+    cfg = {"model": blue.config.to_dict()}
+    save_checkpoint(
+        tmp_path / "b.pt", model_state=blue.state_dict(), config=cfg, step=0, metrics={}, provenance={}
+    )
+    loaded, _ = load_stipple_net(tmp_path / "b.pt")
+    assert torch.equal(loaded.slot_pattern, blue.slot_pattern)
+    assert torch.equal(predict_stipples(loaded, flat, 1000).positions, st.positions)
+
+
+def test_repulsion_loss_zero_when_spaced_and_pushes_close_pairs_apart():
+    from stipple.losses import repulsion_loss
+
+    g = torch.arange(8.0)
+    lattice = ((torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).view(1, -1, 2) + 0.5) / 8).double()
+    mask = torch.ones(1, 64, dtype=torch.bool)
+    spacing = torch.full((1, 64), 1 / 8, dtype=torch.float64)
+    assert float(repulsion_loss(lattice, mask, spacing)) == 0.0
+    close = lattice.clone()
+    close[0, 0] = close[0, 1] + torch.tensor([0.0, 0.02], dtype=torch.float64)  # 0.16 of the spacing
+    close.requires_grad_(True)
+    loss = repulsion_loss(close, mask, spacing)
+    assert float(loss.detach()) > 0
+    (grad,) = torch.autograd.grad(loss, close)
+    step = close.detach() - 0.01 * grad
+    assert (step[0, 0] - step[0, 1]).norm() > (close[0, 0] - close[0, 1]).detach().norm()  # apart
+    masked = mask.clone()
+    masked[0, 0] = False  # a padded point neither counts nor repels
+    assert float(repulsion_loss(close, masked, spacing).detach()) == 0.0
