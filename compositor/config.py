@@ -41,6 +41,8 @@ class CompositorTrainConfig:
     teacher_prob: float = 0.3  # fraction of episode steps acting with the imitation teacher
     bc_weight: float = 1.0  # imitation term of the actor loss (0 = plain DDPG)
     bc_episodes: int = 0  # first episodes: imitation-only actor updates (no critic), cheap warm start
+    teacher: str = "lookahead"  # imitation teacher: mode 1's look-ahead picker | "greedy" (env.teacher_box)
+    critic_warmup: int = 0  # first DDPG updates train the critic only (the actor waits)
     lr_actor: float = 1e-4
     lr_critic: float = 3e-4
     tau: float = 0.01  # [0.001]
@@ -48,5 +50,7 @@ class CompositorTrainConfig:
     opencv: bool = False  # also train on the opencv-doc photos (painter.data.train_opencv_names)
     init: str = ""  # actor checkpoint to start from (e.g. the shipped actor); "" = fresh weights
     val_every: int = 5  # episodes between held-out validations (keep-best by val_mse_actor)
+    val_crops: int = 16  # held-out crops of the validation (compositor.validation.val_crops)
+    val_strokes: int = 200  # strokes each validation crop is painted with (compositor.paint)
     seed: int = 0
     model: dict = field(default_factory=lambda: asdict(CompositorConfig()))

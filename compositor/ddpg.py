@@ -6,7 +6,9 @@ Updates (Lillicrap et al. 2016, as in the release's ``DRL/ddpg.py``):
 - critic: ``L_Q = (Q(s, a) - y)^2``, ``y = r + gamma * (1 - done) * Q'(s', mu'(s'))``;
 - actor: ``L_mu = -lambda * Q(s, mu(s)) + w_bc * ||mu(s) - a_teacher(s)||^2`` with
   ``lambda = alpha_q / mean|Q|`` (TD3+BC-style normalisation; ``w_bc = 0`` gives plain DDPG);
-- soft target updates ``theta' <- tau * theta + (1 - tau) * theta'``.
+- soft target updates ``theta' <- tau * theta + (1 - tau) * theta'``;
+- optionally a critic warm-up first (:meth:`DDPG.update_critic`: critic steps only, the actor frozen),
+  so that the actor starting from imitation does not follow an untrained critic's gradient.
 """
 
 from __future__ import annotations
@@ -153,6 +155,23 @@ class DDPG:
                 for b, bt in zip(net.buffers(), tgt.buffers(), strict=True):
                     bt.copy_(b)
         return {"critic": loss_q.item(), "q": q_mu.mean().item(), "bc": loss_bc.item()}
+
+    def update_critic(self, batch) -> dict:
+        """Critic-only step (the critic's warm-up before the actor follows it; actor untouched):
+        ``L_Q = (Q(s, a) - y)^2`` with the target networks, then the critic's soft target update."""
+        t, c, a, r, n, d, _ = batch
+        with torch.no_grad():
+            q_next = self.critic_target(t, n, self.actor_target(t, n))
+            y = r + self.gamma * (1 - d) * q_next
+        q = self.critic(t, c, a)
+        loss_q = F.mse_loss(q, y)
+        self.opt_critic.zero_grad(set_to_none=True)
+        loss_q.backward()
+        self.opt_critic.step()
+        with torch.no_grad():
+            for p, pt in zip(self.critic.parameters(), self.critic_target.parameters(), strict=True):
+                pt.mul_(1 - self.tau).add_(self.tau * p)
+        return {"critic": loss_q.item(), "q": q.mean().item(), "bc": 0.0}
 
     def update_bc(self, batch) -> dict:
         """Imitation-only actor step ``L = ||mu(s) - a_teacher(s)||^2`` (warm-up phase; critic untouched)."""

@@ -9,6 +9,7 @@ resized patch back; rendering at absolute positions avoids the resampling blur).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -185,6 +186,47 @@ def teacher_box(
     after, _ = paint_box(painter, t_rep, c_rep, boxes.reshape(e * n, 4), calls=1)
     gain = (distance(t_rep, c_rep) - distance(t_rep, after)).view(e, n)
     return boxes[torch.arange(e), gain.argmax(1)]
+
+
+@torch.no_grad()
+def lookahead_box(
+    target: torch.Tensor, canvas: torch.Tensor, painter, step: int, max_step: int
+) -> torch.Tensor:
+    """The look-ahead picker's region for step ``step`` of a ``max_step``-region episode, one painter call
+    per region: the imitation teacher of ``--teacher lookahead`` (default; not in the paper).
+
+    The rule of mode 1's default picker (:func:`compositor.paint.paint_lookahead`) for a budget of
+    ``5 max_step`` strokes: the phase of :func:`compositor.paint.scale_schedule` that step ``step``
+    falls in gives a g x g grid (40 steps: 14 on the whole image, then 26 on 2 x 2 cells), and the box
+    is the cell whose trial painter call removes the most error around it
+    (:func:`compositor.paint.trial_gains`, measured on the cell grown by half a side). Every cell's trial
+    is recomputed (the picker reuses untouched cells' gains: the same choice up to stale margins). Cells
+    of grids with g = 1, 2, 4, 8 are anchor boxes of the actor (:func:`compositor.model.anchor_boxes`).
+
+    Args:
+        target, canvas: (E, 3, S, S) in [0, 1]. painter: the frozen painter.
+        step: 0-based index of the region in the episode (``PaintEnv.t`` before the step).
+        max_step: regions per episode.
+
+    Returns:
+        (E, 4) normalised boxes (x0, y0, x1, y1).
+
+    Raises:
+        ValueError: ``step`` outside [0, max_step).
+    """
+    from compositor.paint import STROKES_PER_CALL, grid_cells, scale_schedule, trial_gains
+
+    if not 0 <= step < max_step:
+        raise ValueError(f"step must be in [0, {max_step}), got {step}")
+    phases = scale_schedule(max_step * STROKES_PER_CALL)  # [(g, calls)], coarse to fine
+    ends = itertools.accumulate(calls for _, calls in phases)
+    g = next(side for (side, _), end in zip(phases, ends, strict=True) if step < end)
+    boxes = grid_cells(g, target.device, target.dtype)  # (g * g, 4)
+    best = [
+        int(trial_gains(target[i : i + 1], canvas[i : i + 1], painter, boxes).argmax())
+        for i in range(target.shape[0])
+    ]
+    return boxes[best]
 
 
 def schedule(stroke_num: int, per_region: int = 20, top_limit: int = 50) -> tuple[int, int]:

@@ -5,10 +5,12 @@
     python compositor/train.py --init checkpoints/cnp_compositor.pt --opencv   # fine-tune the shipped actor
     python compositor/train.py --reward piecewise                # the release's reward schedule
     python compositor/train.py --bc_weight 0 --teacher_prob 0    # plain DDPG, no imitation warm-start
+    python compositor/train.py --init runs/imitation/compositor_best.pt --critic_warmup 200  # DDPG, from it
 
 Writes into --output_dir: last.pt (resumable: actor, critic, targets, optimisers), best.pt and
 compositor_best.pt (fp16 actor, what test.py loads; the shipped one is checkpoints/cnp_compositor.pt)
-whenever the held-out validation MSE improves, compositor_last.pt, config.json and log.txt. Running the
+whenever the held-out validation MSE improves (the actor painting held-out crops through
+compositor/paint.py; compositor/validation.py), compositor_last.pt, config.json and log.txt. Running the
 same command again resumes. One process only: under torchrun it stops with one error line, because its
 DDPG actor and critic are not synchronised across ranks (each rank would train its own).
 """
@@ -59,6 +61,24 @@ def main(argv=None) -> int:
         type=non_negative_int,
         default=d.bc_episodes,
         help="first episodes with imitation-only actor updates",
+    )
+    parser.add_argument(
+        "--teacher",
+        choices=("lookahead", "greedy"),
+        default=d.teacher,
+        help="imitation teacher: mode 1's look-ahead picker (default) or the greedy one-call teacher",
+    )
+    parser.add_argument(
+        "--critic_warmup",
+        type=non_negative_int,
+        default=d.critic_warmup,
+        help="first DDPG updates train the critic only",
+    )
+    parser.add_argument(
+        "--val_crops", type=positive_int, default=d.val_crops, help="held-out validation crops"
+    )
+    parser.add_argument(
+        "--val_strokes", type=positive_int, default=d.val_strokes, help="strokes per validation crop"
     )
     parser.add_argument(
         "--max_minutes", type=non_negative_float, default=0.0, help="wall-time limit (0: none)"

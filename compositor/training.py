@@ -1,5 +1,6 @@
 """Training loop of the CNP compositor: batched painting episodes with the frozen painter, replay
-buffer, DDPG updates (plus the optional imitation warm-start term)."""
+buffer, DDPG updates (plus the optional imitation warm-start term and critic warm-up), keep-best by the
+held-out validation of :mod:`compositor.validation` (the actor painted by ``compositor.paint``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from common.checkpoint import load_checkpoint, load_model_state
 from common.device import DistributedContext
 from compositor.config import CompositorConfig, CompositorTrainConfig  # noqa: F401 - re-exported
 from compositor.ddpg import DDPG, ReplayBuffer
-from compositor.env import PaintEnv, distance, teacher_box
+from compositor.env import PaintEnv, distance, lookahead_box, teacher_box
 from compositor.model import Actor, action_to_box
-from painter.data import VAL_OPENCV, CropSampler, load_opencv_photos, load_photos, train_opencv_names
+from compositor.validation import paint_mse, val_crops
+from painter.data import CropSampler, load_opencv_photos, load_photos, train_opencv_names
 from painter.model import load_painter
 
 
@@ -22,13 +24,25 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     """Train (or resume from ``out_dir/last.pt``) on :class:`common.training.TrainLoop`, one loop step per
     episode. Writes ``last.pt`` (resumable: actor, critic, targets, optimisers), ``best.pt`` and
     ``compositor_best.pt`` (fp16 actor, what test.py loads) whenever the held-out validation MSE of
-    the actor (``val_mse_actor``: one episode on ``painter.data.VAL_OPENCV`` crops) improves,
+    the actor improves (``val_mse_actor``: ``cfg.val_crops`` crops of ``painter.data.VAL_OPENCV``, each
+    painted with ``cfg.val_strokes`` strokes by ``compositor.paint.paint_image(policy="actor")``; the
+    log prints the raster grid's and the look-ahead picker's figures on the same crops beside it),
     ``compositor_last.pt``, ``config.json`` and ``log.txt``. Returns the last metrics plus the loop's
     summary. One process only: the actor/critic gradients are not synchronised across ranks, so
-    ``compositor/train.py`` refuses torchrun in one line (``common.device.require_single_process``)."""
+    ``compositor/train.py`` refuses torchrun in one line (``common.device.require_single_process``).
+
+    Imitation labels (``cfg.teacher``): ``"lookahead"``, mode 1's look-ahead picker for an episode of
+    ``cfg.max_step`` regions (:func:`compositor.env.lookahead_box`), or ``"greedy"``
+    (:func:`compositor.env.teacher_box`). The first ``cfg.critic_warmup`` DDPG updates (counted from
+    episode ``cfg.bc_episodes``) train the critic only.
+
+    Raises:
+        ValueError: unknown ``cfg.teacher``."""
     from common.checkpoint import default_checkpoint
     from common.training import TrainLoop
 
+    if cfg.teacher not in ("lookahead", "greedy"):
+        raise ValueError(f"teacher must be 'lookahead' or 'greedy', got {cfg.teacher!r}")
     device = ctx.device
     torch.manual_seed(cfg.seed + ctx.rank)
     painter = load_painter(cfg.painter or default_checkpoint("cnp_painter.pt"), device)
@@ -70,7 +84,7 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
         photos = photos + load_opencv_photos(train_opencv_names())
     size = agent.actor.config.patch  # environment resolution = the actor's input size
     sampler = CropSampler(photos, size=size, min_frac=0.3, seed=cfg.seed * 1000 + ctx.rank + episode)
-    val_targets = _val_targets(photos, size, log).to(device)
+    val_targets = _val_targets(photos, size, cfg.val_crops, log).to(device)
     env = PaintEnv(
         painter, calls=cfg.calls, max_step=cfg.max_step, min_box=agent.actor.config.min_box, reward=cfg.reward
     )
@@ -78,13 +92,12 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
     gen = torch.Generator().manual_seed(cfg.seed + 7 * episode)
     metrics = {}
     min_box = agent.actor.config.min_box
-    reference = {
-        "val_mse_teacher": evaluate(lambda t, c: teacher_box(t, c, min_box, painter), env, val_targets),
-        "val_mse_grid": evaluate(_grid_policy(cfg.max_step, val_targets), env, val_targets),
-    }
+    grid = paint_mse(val_targets, painter, None, cfg.val_strokes, mode=3)
+    look = paint_mse(val_targets, painter, None, cfg.val_strokes, policy="lookahead")
+    reference = {"val_mse_grid": grid["mse"], "val_mse_lookahead": look["mse"]}
     loop.print(
-        "reference policies on the validation crops: "
-        + "  ".join(f"{k} {v:.5f}" for k, v in reference.items())
+        f"reference pickers on {len(val_targets)} held-out crops, {cfg.val_strokes} strokes (MSE / PSNR): "
+        f"grid {grid['mse']:.5f} / {grid['psnr']:.2f} dB, lookahead {look['mse']:.5f} / {look['psnr']:.2f} dB"
     )
     for episode in loop.steps():
         target, canvas = env.reset(sampler.sample(cfg.env_batch).to(device))
@@ -94,7 +107,10 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
             action = agent.act(target, canvas, cfg.noise)
             teacher = None
             if cfg.bc_weight > 0 or cfg.teacher_prob > 0:
-                teacher = teacher_box(target, canvas, agent.actor.config.min_box, painter)
+                if cfg.teacher == "lookahead":
+                    teacher = lookahead_box(target, canvas, painter, env.t, cfg.max_step)
+                else:
+                    teacher = teacher_box(target, canvas, min_box, painter)
             if float(torch.rand(1, generator=gen)) < cfg.teacher_prob:
                 action = teacher
             action = action_to_box(action, agent.actor.config.min_box)
@@ -104,16 +120,21 @@ def train_compositor(cfg: CompositorTrainConfig, out_dir: Path, ctx: Distributed
             total_reward += reward
         losses = []
         if len(buffer) >= cfg.warmup:
-            for _ in range(cfg.updates):
+            for i in range(cfg.updates):
                 batch = buffer.sample(cfg.batch_size, device)
-                imitation = episode < cfg.bc_episodes
-                losses.append(agent.update_bc(batch) if imitation else agent.update(batch))
+                if episode < cfg.bc_episodes:
+                    losses.append(agent.update_bc(batch))
+                elif (episode - cfg.bc_episodes) * cfg.updates + i < cfg.critic_warmup:
+                    losses.append(agent.update_critic(batch))
+                else:
+                    losses.append(agent.update(batch))
         scalars = {k: sum(d[k] for d in losses) / max(len(losses), 1) for k in ("critic", "q", "bc")}
         scalars["episode_reward"] = total_reward.mean().item()
         scalars["final_mse"] = distance(target, canvas).mean().item()
         loop.log(episode, **scalars)
         if loop.due(episode, every=cfg.val_every) or episode + 1 == cfg.episodes:
-            metrics = {**scalars, "val_mse_actor": evaluate(agent.act, env, val_targets), **reference}
+            val = paint_mse(val_targets, painter, agent.actor, cfg.val_strokes)
+            metrics = {**scalars, "val_mse_actor": val["mse"], "val_psnr_actor": val["psnr"], **reference}
             loop.report(episode, **metrics)
     summary = loop.close()
     return {**metrics, **summary}
@@ -133,38 +154,11 @@ class _AgentState:
         self.agent.load_state(state)
 
 
-def _val_targets(photos, size: int, log) -> torch.Tensor:
-    """8 held-out validation crops (``painter.data.VAL_OPENCV``); without the opencv-doc photos,
-    crops of the training photos (logged: then the validation is not held out)."""
+def _val_targets(photos, size: int, count: int, log) -> torch.Tensor:
+    """``count`` held-out validation crops (:func:`compositor.validation.val_crops`); without the
+    opencv-doc photos, crops of the training photos (logged: then the validation is not held out)."""
     try:
-        return CropSampler(load_opencv_photos(VAL_OPENCV), size=size, min_frac=0.3, seed=4321).sample(8)
+        return val_crops(size, count)
     except Exception as err:  # noqa: BLE001 - any failure to fetch the photos: fall back, say so
         log(f"held-out validation photos unavailable ({err}); validating on training crops")
-        return CropSampler(photos, size=size, min_frac=0.3, seed=4321).sample(8)
-
-
-@torch.no_grad()
-def evaluate(policy, env: PaintEnv, targets: torch.Tensor) -> float:
-    """MSE after one episode of ``policy(target, canvas) -> (E, 4)`` (the actor without noise, the
-    teacher, a grid) on fixed validation crops."""
-    target, canvas = env.reset(targets)
-    done = False
-    while not done:
-        canvas, _, done = env.step(policy(target, canvas))
-    return distance(target, canvas).mean().item()
-
-
-def _grid_policy(steps: int, targets: torch.Tensor):
-    """Mode 3's layout for an episode of ``steps`` regions: the whole image first, then the cells of a
-    g x g grid in raster order (g the largest with g * g < steps), round-robin."""
-    g = max(1, int((steps - 1) ** 0.5))
-    cells = [torch.tensor([0.0, 0.0, 1.0, 1.0])]
-    cells += [torch.tensor([j / g, i / g, (j + 1) / g, (i + 1) / g]) for i in range(g) for j in range(g)]
-    count = {"t": 0}
-
-    def policy(target, canvas):
-        box = cells[0] if count["t"] == 0 else cells[1 + (count["t"] - 1) % (len(cells) - 1)]
-        count["t"] += 1
-        return box.to(target)[None].expand(target.shape[0], -1)
-
-    return policy
+        return CropSampler(photos, size=size, min_frac=0.3, seed=4321).sample(count)

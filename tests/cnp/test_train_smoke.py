@@ -1,5 +1,7 @@
 """A few steps of each CNP training script on a tiny dataset, then resuming from what it wrote."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -87,6 +89,14 @@ def test_compositor_trains_and_resumes(painter_run, tiny_dataset, tmp_path):
         "1",
         "--patch",
         "64",
+        "--critic_warmup",
+        "1",
+        "--val_every",
+        "1",
+        "--val_crops",
+        "2",
+        "--val_strokes",
+        "20",
         "--output_dir",
         str(tmp_path),
         "--threads",
@@ -94,9 +104,23 @@ def test_compositor_trains_and_resumes(painter_run, tiny_dataset, tmp_path):
     ]
     assert main(args + ["--episodes", "1"]) == 0
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 1
-    assert main(args + ["--episodes", "2"]) == 0  # second episode: a DDPG update with the critic
+    # resumed: episode 2 (its first update trains the critic only), then episode 3 (DDPG updates)
+    assert main(args + ["--episodes", "2"]) == 0
+    assert main(args + ["--episodes", "3"]) == 0
     ckpt = load_checkpoint(tmp_path / "last.pt")
-    assert ckpt["step"] == 2 and np.isfinite(ckpt["metrics"]["critic"])
+    assert ckpt["step"] == 3 and np.isfinite(ckpt["metrics"]["critic"]) and ckpt["metrics"]["critic"] > 0
+    # keep-best: compositor_best.pt holds the lowest held-out validation MSE that the log reported
+    reported = [
+        float(v)
+        for v in re.findall(
+            r"^step \d+ .* val_mse_actor ([0-9.e-]+)", (tmp_path / "log.txt").read_text(), flags=re.M
+        )
+    ]
+    assert len(reported) == 3  # one validation per episode
+    best = load_checkpoint(tmp_path / "compositor_best.pt")
+    assert best["metrics"]["val_mse_actor"] == pytest.approx(min(reported), rel=1e-4)
+    assert load_checkpoint(tmp_path / "best.pt")["step"] == best["step"]
+    assert ckpt["metrics"]["val_mse_grid"] > 0 and ckpt["metrics"]["val_mse_lookahead"] > 0
     actor = load_actor(tmp_path / "compositor_best.pt")
     assert actor(torch.rand(1, 3, 64, 64), torch.zeros(1, 3, 64, 64)).shape == (1, 4)
 
