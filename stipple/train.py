@@ -39,6 +39,17 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--no_density_prior", action="store_true", help="density head without the darkness prior")
     p.add_argument("--spectrum_weight", type=float, default=0.1)
     p.add_argument("--radius_weight", type=float, default=1.0)
+    p.add_argument("--tone_weight", type=float, default=10.0, help="weight of the blurred-render tone loss")
+    p.add_argument(
+        "--tone_scales",
+        type=positive_int,
+        nargs="+",
+        default=[1],
+        help="tone-loss render scales (one per step)",
+    )
+    p.add_argument(
+        "--val_scales", type=positive_int, nargs="+", default=[1], help="validation render scales (mean)"
+    )
     p.add_argument("--angular_bins", type=positive_int, default=8, help="spectrum loss sectors (1 = radial)")
     p.add_argument("--val_data", default=None, help="held-out dataset folder: keep-best by its tone PSNR")
     p.add_argument("--val_every", type=positive_int, default=100, help="steps between validations")
@@ -71,10 +82,13 @@ def main(argv=None) -> int:
         radius=args.radius_weight,
         angular_bins=args.angular_bins,
         repulsion=args.repulsion_weight,
+        tone=args.tone_weight,
+        tone_scales=tuple(args.tone_scales),
     )
     run = {
         "max_minutes": args.max_minutes or 0.0,
         "val_points": args.points,
+        "val_scales": tuple(args.val_scales),
         "model": model_cfg,
         "loss": loss,
     }

@@ -36,7 +36,8 @@ class TrainConfig:
 
     epochs: passes over the data (the release's unit); steps = epochs * batches per epoch.
     val_data: a held-out dataset folder (its images only are used); None = no keep-best.
-    val_every: steps between validations; val_points: stipples per validation image.
+    val_every: steps between validations; val_points: stipples per validation image; val_scales: each
+        validation image is also rendered at these multiples of its size (:func:`validate`).
     """
 
     data: str = ""
@@ -50,19 +51,38 @@ class TrainConfig:
     val_data: str | None = None
     val_every: int = 100
     val_points: int = 1024
+    val_scales: tuple[int, ...] = (1,)
     seed: int = 0
     workers: int = 0
     model: StippleNetConfig = field(default_factory=StippleNetConfig)
     loss: LossWeights = field(default_factory=LossWeights)
 
 
-def validate(model: StippleNet, images: list[torch.Tensor], n_points: int) -> float:
-    """Mean tone PSNR (dB) of the network's stipples (own radii) over held-out images (1, 3, S, S)."""
+def validate(
+    model: StippleNet, images: list[torch.Tensor], n_points: int, scales: tuple[int, ...] = (1,)
+) -> float:
+    """Mean tone PSNR (dB) of the network's stipples (own radii) over held-out images (1, 3, S, S), each
+    also bilinearly upsampled by every factor in ``scales`` (rendered at that size: the network's input
+    stays S / cell_px cells)."""
+    import torch.nn.functional as F
+
     was = model.training
     model.eval()
-    vals = [tone_metrics(predict_stipples(model, im, n_points), im)["tone_psnr"] for im in images]
+    vals = []
+    for im in images:
+        for s in scales:
+            big = im if s == 1 else F.interpolate(im, scale_factor=s, mode="bilinear", align_corners=False)
+            big = big.clamp(0, 1)
+            vals.append(tone_metrics(predict_stipples(model, big, n_points), big)["tone_psnr"])
     model.train(was)
     return sum(vals) / max(1, len(vals))
+
+
+def val_metric_name(scales: tuple[int, ...]) -> str:
+    """``val_tone_psnr`` at scale 1 only, else ``val_tone_psnr_x1_2_4``: a run resumed with other validation
+    scales starts its keep-best afresh (:class:`common.training.TrainLoop` restores a best figure of the
+    same name only)."""
+    return "val_tone_psnr" if tuple(scales) == (1,) else "val_tone_psnr_x" + "_".join(map(str, scales))
 
 
 def write_export(
@@ -134,7 +154,7 @@ def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True, fres
         max_steps=cfg.epochs * per_epoch,
         max_minutes=cfg.max_minutes,
         save_every=cfg.save_every,
-        best_metric="val_tone_psnr" if val_images else None,
+        best_metric=val_metric_name(cfg.val_scales) if val_images else None,
         best_mode="max",
         export=(lambda path, tag, metrics: write_export(path, tag, metrics, model, cfg, len(dataset), loop)),
         export_name="stipple_net",
@@ -174,6 +194,7 @@ def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True, fres
         last = {k: float(v.detach()) for k, v in losses.items()}
         loop.log(step, **last)
         if val_images and loop.due(step, every=cfg.val_every):
-            loop.report(step, val_tone_psnr=validate(model, val_images, cfg.val_points), steps_done=step + 1)
+            val = validate(model, val_images, cfg.val_points, cfg.val_scales)
+            loop.report(step, **{val_metric_name(cfg.val_scales): val}, steps_done=step + 1)
     summary = loop.close()
     return {**summary, **last}

@@ -338,3 +338,31 @@ def test_repulsion_loss_zero_when_spaced_and_pushes_close_pairs_apart():
     masked = mask.clone()
     masked[0, 0] = False  # a padded point neither counts nor repels
     assert float(repulsion_loss(close, masked, spacing).detach()) == 0.0
+
+
+def test_tone_loss_at_render_scales():
+    """A lattice with area-matched radii reproduces flat 50 % gray once its dots are over a pixel wide (at
+    32 px they have a 0.7-px radius and the anti-aliased rim adds ink: 8e-3 at scale 1, 4e-4 / 2e-4 at
+    scales 2 / 4); half the radius is far off at every scale."""
+    import math
+
+    from stipple.losses import tone_loss
+
+    g = torch.arange(16.0)
+    pts = ((torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).view(1, -1, 2) + 0.5) / 16).flip(-1)
+    r = math.sqrt(0.5 / (math.pi * 256))  # N pi r^2 = half the canvas
+    img = torch.full((1, 3, 32, 32), 0.5)
+    good = {s: float(tone_loss(pts, torch.full((1, 256), r), img, s)) for s in (1, 2, 4)}
+    small = {s: float(tone_loss(pts, torch.full((1, 256), r / 2), img, s)) for s in (1, 2, 4)}
+    assert good[2] < 1e-3 and good[4] < 1e-3 and good[4] < 0.1 * good[1], good
+    assert min(small.values()) > 0.05, small
+
+
+def test_validate_averages_render_scales():
+    from stipple.training import val_metric_name, validate
+
+    net = StippleNet(StippleNetConfig(**SMALL)).eval()
+    ims = [torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    one, two = validate(net, ims, 256, (1,)), validate(net, ims, 256, (2,))
+    assert abs(validate(net, ims, 256, (1, 2)) - (one + two) / 2) < 1e-9 and one != two
+    assert val_metric_name((1,)) == "val_tone_psnr" and val_metric_name((1, 2, 4)) == "val_tone_psnr_x1_2_4"
