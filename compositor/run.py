@@ -18,7 +18,7 @@ from common.image_io import load_image
 from common.metrics import image_metrics
 from common.progress import TimeLeft
 from common.renderers.oil import render_oil
-from compositor.paint import paint_image, refine_strokes
+from compositor.paint import ground_canvas, paint_image, refine_strokes
 
 
 @dataclass
@@ -30,7 +30,9 @@ class CNPConfig:
         3 uniform-grid baseline. size: canvas long side, pixels. refine: Adam steps on the strokes after
         painting, at ``refine_size`` px. per_region: strokes per sub-region (a multiple of 5).
         video: write the process; video_format ``"mp4"`` or ``"gif"``. seed: random seed. progress: bar.
-        policy: region picker of modes 1 and 2 (``compositor.paint.paint_image``): lookahead, actor, teacher.
+        policy: region picker of modes 1 and 2 (``compositor.paint.paint_image``): multiscale, lookahead,
+        actor, teacher. ground: the canvas before the first stroke, ``"mean"`` (the photo's mean colour)
+        or ``"black"`` (the paper's).
     """
 
     stroke_num: int = 1000
@@ -43,7 +45,8 @@ class CNPConfig:
     video_format: str = "mp4"
     seed: int = 0
     progress: bool = True
-    policy: str = "lookahead"
+    policy: str = "multiscale"
+    ground: str = "mean"
 
 
 def load_target(path, size: int, device) -> torch.Tensor:
@@ -97,29 +100,32 @@ def paint_target(
     frames=0,
     progress=None,
     refine_progress=None,
-    policy="lookahead",
+    policy="multiscale",
+    ground="mean",
 ) -> dict:
     """Paint a (1, 3, H, W) target; returns strokes, canvas, frames, timings and metrics (with refinement).
 
     ``progress``: tqdm-like ``update(n)`` per painted strokes; ``refine_progress``: callable(step) after
     each refinement step (see :func:`compositor.paint.refine_strokes`); ``policy``: the region picker of
-    modes 1 and 2 (:func:`compositor.paint.paint_image`)."""
-    res = paint_image(target, painter, actor, stroke_num, mode, per_region, frames, progress, policy)
+    modes 1 and 2, ``ground``: the canvas before the first stroke (:func:`compositor.paint.paint_image`).
+    The result's ``ground`` is the (R, G, B) canvas colour the strokes are painted on."""
+    res = paint_image(target, painter, actor, stroke_num, mode, per_region, frames, progress, policy, ground)
     out = {
         "strokes": res.strokes,
         "canvas": res.canvas,
         "frames": res.frames,
         "seconds_paint": res.seconds,
         "regions": len(res.regions),
+        "ground": list(res.ground),
     }
     out["metrics_before_refine"] = image_metrics(res.canvas, target)
     start = time.time()
     if refine > 0:
         out["strokes"] = refine_strokes(
-            res.strokes, target, refine, size=refine_size, progress=refine_progress
+            res.strokes, target, refine, size=refine_size, progress=refine_progress, ground=res.ground
         )
         with torch.no_grad():
-            out["canvas"] = render_oil(out["strokes"][None], torch.zeros_like(target)).clamp(0, 1)
+            out["canvas"] = render_oil(out["strokes"][None], ground_canvas(target, res.ground)).clamp(0, 1)
         if frames:
             out["frames"].append((out["canvas"][0].permute(1, 2, 0) * 255).round().byte().cpu().numpy())
     out["seconds_refine"] = time.time() - start
@@ -173,7 +179,7 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
 
         res = paint_target(
             target, painter, actor, cfg.stroke_num, cfg.mode, cfg.refine, cfg.refine_size, cfg.per_region,
-            frames, _PaintProgress(bar, left), refine_tick, cfg.policy,
+            frames, _PaintProgress(bar, left), refine_tick, cfg.policy, cfg.ground,
         )  # fmt: skip
     strokes = res["strokes"].cpu()
     if strokes.shape[0] != cfg.stroke_num:
@@ -184,6 +190,7 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
         "canvas": {"height": h, "width": w},
         "mode": cfg.mode,
         "policy": cfg.policy if cfg.mode in (1, 2) else None,
+        "ground": res["ground"],
         "regions": res["regions"],
         "refine_steps": cfg.refine,
         "seconds_paint": round(res["seconds_paint"], 3),
@@ -199,7 +206,7 @@ def paint_file(path: Path, folder: Path, painter, actor, cfg: CNPConfig, device)
     with image_output(folder) as out:
         out.image("painting.png", res["canvas"])
         extra = {"mode": cfg.mode, "source": str(path), "painter_calls_per_region": cfg.per_region // 5}
-        out.strokes("oil", strokes, h, w, background=[0.0, 0.0, 0.0], extra=extra, svg="painting.svg")
+        out.strokes("oil", strokes, h, w, background=res["ground"], extra=extra, svg="painting.svg")
         if cfg.video:
             out.video(res["frames"], fps=10, fmt=cfg.video_format)
         summary["seconds_total"] = round(time.time() - t0, 3)

@@ -71,7 +71,8 @@ def stylize_file(
         ImageLoadError: an unreadable content image (before anything is written).
     """
     content = load_target(path, cfg.size, style.device)
-    init = paint_image(content, painter, actor, cfg.stroke_num, mode=1)
+    # black ground: the strokes are optimised and re-rendered on a black canvas below
+    init = paint_image(content, painter, actor, cfg.stroke_num, mode=1, ground="black")
     dt_weight = 0.0 if cfg.no_dt else cfg.dt_weight
     objective = StyleObjective(
         vgg, content, style, STYLE_LAYERS, CONTENT_LAYERS, cfg.style_weight, cfg.content_weight, dt_weight

@@ -39,10 +39,17 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--per_region", type=int_in(5, 100), default=5, help="strokes per sub-region (x5)")
     parser.add_argument(
         "--policy",
-        choices=("lookahead", "actor", "teacher"),
-        default="lookahead",
-        help="who picks regions in modes 1/2: coarse-to-fine greedy look-ahead (default), the trained "
-        "actor (the paper's compositor), or the actor's imitation teacher (ablation)",
+        choices=("multiscale", "lookahead", "actor", "teacher"),
+        default="multiscale",
+        help="who picks regions in modes 1/2: greedy look-ahead over all scales (default), the same "
+        "inside a fitted coarse-to-fine schedule (faster), the trained actor (the paper's compositor), "
+        "or the actor's imitation teacher (ablation)",
+    )
+    parser.add_argument(
+        "--ground",
+        choices=("mean", "black"),
+        default="mean",
+        help="canvas before the first stroke: the photo's mean colour (default) or black (the paper's)",
     )
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: shipped)")
     parser.add_argument("--compositor", default=None, help="compositor checkpoint (default: shipped)")
@@ -66,7 +73,7 @@ def main(argv=None) -> int:
 
     cfg = CNPConfig(
         args.stroke_num, args.mode, args.size, args.refine, args.refine_size, args.per_region, args.video,
-        args.video_format, args.seed, not args.no_progress, args.policy,
+        args.video_format, args.seed, not args.no_progress, args.policy, args.ground,
     )  # fmt: skip
     images, is_folder = list_inputs(args.img_path)
     device = get_device(args.device)

@@ -1,10 +1,11 @@
-"""Benchmark CNP: mode 1 (look-ahead regions; ``--actor``: the trained actor too) vs mode 3 (uniform
-grid), --refine, trained vs untrained painter.
+"""Benchmark CNP: mode 1 (multi-scale look-ahead regions; ``--lookahead``: the scheduled look-ahead too,
+``--actor``: the trained actor too) vs mode 3 (uniform grid), --refine, trained vs untrained painter.
 
     python scripts/bench_cnp.py --threads 2   # astronaut, coffee, chelsea, fruits.jpg, home.jpg; 200..5000
     python scripts/bench_cnp.py --counts 200 500 1000 --refine 20 --untrained
     python scripts/bench_cnp.py --images astronaut --counts 1000 --modes 1 --threads 2
     python scripts/bench_cnp.py --actor --teacher     # also the trained actor / its teacher as region pickers
+    python scripts/bench_cnp.py --images messi5.jpg rocket --ground black --lookahead   # unseen photos, A/B
 
 Prints one row per (image, strokes, variant) with L2 (MSE), PSNR, SSIM and seconds, then the mode-1 vs
 mode-3 PSNR difference per stroke count, and writes all rows to --output_dir/bench_cnp.json. Beside
@@ -17,6 +18,7 @@ run). Seconds: the whole call, and ``paint`` the painting alone; they depend on 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -37,6 +39,12 @@ def main(argv=None) -> int:
     parser.add_argument("--teacher", action="store_true", help="also run mode 1 with the greedy teacher")
     parser.add_argument(
         "--actor", action="store_true", help="also run mode 1 with the trained actor (the paper's compositor)"
+    )
+    parser.add_argument(
+        "--lookahead", action="store_true", help="also run mode 1 with the scheduled look-ahead regions"
+    )
+    parser.add_argument(
+        "--ground", choices=("mean", "black"), default="mean", help="canvas before the first stroke"
     )
     parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(
@@ -75,11 +83,13 @@ def main(argv=None) -> int:
         "rocket": skimage.data.rocket,
     }
     # (label, mode, painter, actor, refine steps, region policy of modes 1/2)
-    variants = [(f"mode{m}", m, painter, actor, 0, "lookahead") for m in args.modes]
+    variants = [(f"mode{m}", m, painter, actor, 0, "multiscale") for m in args.modes]
     if args.refine:
-        variants.append((f"mode1+refine{args.refine}", 1, painter, actor, args.refine, "lookahead"))
+        variants.append((f"mode1+refine{args.refine}", 1, painter, actor, args.refine, "multiscale"))
     if untrained is not None:
-        variants.append(("mode1-untrained-painter", 1, untrained, actor, 0, "lookahead"))
+        variants.append(("mode1-untrained-painter", 1, untrained, actor, 0, "multiscale"))
+    if args.lookahead:
+        variants.append(("mode1-lookahead", 1, painter, actor, 0, "lookahead"))
     if args.actor:
         variants.append(("mode1-actor", 1, painter, actor, 0, "actor"))
     if args.teacher:
@@ -106,7 +116,7 @@ def main(argv=None) -> int:
             for label, mode, pnt, act, refine, policy in variants:
                 seed_everything(args.seed)
                 t0 = time.time()
-                res = paint_target(target, pnt, act, count, mode, refine, policy=policy)
+                res = paint_target(target, pnt, act, count, mode, refine, policy=policy, ground=args.ground)
                 seconds = time.time() - t0
                 m = res["metrics"]
                 row = {
@@ -121,6 +131,8 @@ def main(argv=None) -> int:
                     "threads": torch.get_num_threads(),
                     "mosaic32_psnr": mosaics[name],
                     "size": list(size),
+                    "ground": args.ground,
+                    "load_average": round(os.getloadavg()[0], 2),
                 }
                 rows.append(row)
                 print(

@@ -57,6 +57,12 @@ def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path, capsys):
     assert strokes["canvas"] == {"height": 107, "width": 160}  # aspect ratio kept
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["strokes"] == 120
+    # the toned ground (default): the photo's mean colour, recorded as the canvas colour of the strokes
+    mean = np.asarray(Image.open(photo).convert("RGB").resize((160, 107), Image.BILINEAR)).mean((0, 1)) / 255
+    assert strokes["background"] == metrics["ground"] and np.allclose(metrics["ground"], mean, atol=0.02)
+    from common.svg import svg_color
+
+    assert f'fill="{svg_color(metrics["ground"])}"' in (out / "painting.svg").read_text()  # canvas <rect>
     assert metrics["mse"] < 0.35 * metrics["blank_canvas_mse"]  # > 4.5 dB closer than the black canvas
     img = np.asarray(Image.open(out / "painting.png"))
     assert img.shape == (107, 160, 3) and img.std() > 10
@@ -67,7 +73,15 @@ def test_grid_baseline_exact_count(photo, tmp_path, capsys):
     args = ["--img_path", str(photo), "--stroke_num", "37", "--mode", "3", "--size", "96"]
     code, err = _cli(args + ["--output_dir", str(tmp_path), "--no_progress"], capsys)
     assert code == 0, err
-    assert len(json.loads((tmp_path / "coffee" / "strokes.json").read_text())["strokes"]) == 37
+    strokes = json.loads((tmp_path / "coffee" / "strokes.json").read_text())
+    assert len(strokes["strokes"]) == 37
+
+
+def test_black_ground_flag(photo, tmp_path, capsys):
+    args = ["--img_path", str(photo), "--stroke_num", "10", "--size", "64", "--ground", "black"]
+    code, err = _cli(args + ["--output_dir", str(tmp_path), "--no_progress"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "coffee" / "strokes.json").read_text())["background"] == [0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize(
