@@ -493,7 +493,7 @@ def paint_image(
     frames: int = 0,
     progress=None,
     policy: str = "multiscale",
-    ground: str = "mean",
+    ground: str = "black",
 ) -> PaintResult:
     """Paint one image with exactly ``stroke_num`` strokes.
 
@@ -514,8 +514,10 @@ def paint_image(
             :func:`paint_lookahead`; about 2.5 x faster), ``"actor"`` (the trained actor with the
             release's top-level / sub-region schedule, the paper's method) or ``"teacher"`` (the
             actor's imitation teacher in that schedule, ablation).
-        ground: the canvas before the first stroke (:func:`ground_colour`): ``"mean"`` (default, the
-            target's mean colour; not in the paper) or ``"black"`` (the paper's).
+        ground: the canvas before the first stroke (:func:`ground_colour`): ``"black"`` (the paper's;
+            the default here, which callers that compare paintings rely on) or ``"mean"`` (the target's
+            mean colour, a toned ground; not in the paper; the default of ``compositor/test.py``,
+            :class:`compositor.run.CNPConfig` and ``scripts/bench_cnp.py``).
 
     Returns:
         :class:`PaintResult`; ``canvas`` is the final re-render of all strokes at absolute positions
