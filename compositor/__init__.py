@@ -59,14 +59,22 @@ Departures from the paper / the original release, and why:
   28.30 / 26.71, to 8 x 8 27.63 / 26.00; the exponent 0.72 fits 5 cells at 1000 and 16 at 5000. Cost:
   about 1.5 to 2.5 x mode 3's painting time (one batched trial per call, whose strokes are then
   painted; compositor/README.md).
-- Issue 10, the actor: fine-tuned by imitation (8 episodes, ``--init`` from the previous actor) against
-  the anchor painter of update 900; held-out validation MSE after 40 regions 0.0175 against 0.0241 for
-  the previous actor with the same painter (teacher 0.0126, grid 0.0288). DDPG with the phasic reward
-  was not tried again: the diagnosis above put the picking rule (whole-image boxes, no scale schedule)
-  and the painter, not the actor's training method, first, and the one CPU trainer slot went to the
-  painter.
-- Training runs on ``common.training.TrainLoop`` (keep-best by the held-out ``val_mse_actor`` on crops
-  of ``painter.data.VAL_OPENCV``); ``--opencv`` adds the opencv-doc training photos.
+- Issue 10, the actor (third session, against the painter shipped now): retrained by imitation of
+  mode 1's look-ahead picker (``--teacher lookahead``, the default; ``env.lookahead_box``: the
+  picker's rule for a 40-region episode of one call each, 14 calls on the whole image, then the 2 x 2
+  cell whose trial call removes the most error; the previous greedy teacher is ``--teacher greedy``),
+  from the previous actor's weights, 57 episodes of 40 updates in 40 min, keep-best episode 54. Held-out
+  validation (``compositor.validation``: 16 crops of 64 px of the VAL_OPENCV photos, 200 strokes each
+  painted by ``compositor.paint``), MSE / PSNR: imitation actor 0.00778 / 21.68 dB, previous actor
+  0.01055 / 20.60, raster grid (mode 3) 0.00992 / 20.69, look-ahead picker 0.00759 / 21.76. The actor
+  beats the grid at this budget and stays below the look-ahead. With the release's region schedule at
+  1000 strokes (butterfly at 256 px, 40 regions of 5 sub-regions each): imitation actor 17.98 dB,
+  previous actor 15.17, grid 18.47.
+- Training runs on ``common.training.TrainLoop`` (keep-best by the held-out ``val_mse_actor``: 16 crops
+  of ``painter.data.VAL_OPENCV``, each painted with 200 strokes through ``compositor.paint``, the code
+  path of ``--policy actor``; the log prints the grid's and the look-ahead's figures on the same
+  crops); ``--opencv`` adds the opencv-doc training photos. Before, the figure was one ``PaintEnv``
+  episode on 8 crops (no clamping of strokes, no final re-render).
 
 - Boxes have a minimum side (``CompositorConfig.min_box`` = 0.08 of the region); the release had none,
   so a 1-pixel box could be blown up to a 128-pixel patch.
@@ -96,17 +104,18 @@ Departures from the paper / the original release, and why:
   central box (validation MSE 0.0253 against 0.0112 for a grid and 0.0106 for the teacher). Both heads
   get two CoordConv planes after (target, canvas).
 - Imitation warm start (not in the paper): on a shared 2-core CPU a few hundred DDPG updates are possible
-  (the paper: 2 M steps), so the actor loss adds a behaviour-cloning term towards a greedy teacher
+  (the paper: 2 M steps), so the actor loss adds a behaviour-cloning term towards a teacher: by
+  default the look-ahead picker's box (above), with ``--teacher greedy`` the greedy one-call teacher
   (``env.teacher_box``: of four candidate anchor boxes of side 1, 1/2, 1/4, 1/8, each placed on the
   largest error visible at its scale, the one whose trial painter call lowers the MSE most; its label
   is computed once per stored state), the
   first ``--bc_episodes`` episodes train the actor by imitation only, and a fraction of the episode steps
-  act with the teacher. ``--bc_weight 0 --teacher_prob 0 --bc_episodes 0`` gives plain DDPG. The
-  shipped actor is imitation-only (74 episodes with half of the steps acting with the teacher, then
-  more with a fifth, so that most stored states are the actor's own, DAgger style; 40 updates of batch
-  32 per episode): an earlier actor fine-tuned with 3 episodes of DDPG collapsed onto one region, and
-  the DDPG critic needs far more than a CPU hour to learn anything useful. The training log prints the
-  teacher's and a grid's validation MSE beside the actor's.
+  act with the teacher. ``--bc_weight 0 --teacher_prob 0 --bc_episodes 0`` gives plain DDPG;
+  ``--critic_warmup N`` (not in the paper) trains the critic alone for the first N DDPG updates, so that
+  an actor started from imitation does not follow an untrained critic. The actors before this session
+  were imitation-only (74 episodes with half of the steps acting with the greedy teacher, then more
+  with a fifth, so that most stored states are the actor's own, DAgger style; 40 updates of batch 32
+  per episode): an earlier actor fine-tuned with 3 episodes of DDPG collapsed onto one region.
   ``compositor/test.py --policy teacher`` paints with the teacher itself (ablation).
 - CPU-sized training defaults (8 environments, 10 steps per episode, 10 updates per episode, tau 0.01,
   exploration noise 0.1) instead of 32 / 100 / 50, tau 0.001, no noise; the critic is a ResNet-18 without
