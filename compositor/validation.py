@@ -9,9 +9,11 @@ Figures: the mean MSE (and mean PSNR, dB) after exactly ``--stroke_num`` strokes
 images that no training run sees: crops of :data:`painter.data.VAL_OPENCV` (16 crops of 64 px, seed
 4321: the figure ``compositor/train.py`` keeps its best snapshot by; ``--crops N``: the first N) or,
 with ``--photos SIDE``, the five whole photos at that long side. Rows: each ``--actor NAME=CHECKPOINT``
-(``--policy actor``, the paper's compositor with the release's region schedule), mode 3's raster grid
-and mode 1's look-ahead picker (``--policy lookahead``). The table is printed and written to
-``--output_dir/validation.json``.
+(``--policy actor``, the paper's compositor with the release's region schedule), mode 3's raster grid,
+mode 1's look-ahead picker (``--policy lookahead``) and its multi-scale picker (``--policy
+multiscale``, mode 1's default). On the paper's black canvas (the training environment's), or with
+``--ground mean`` on the toned ground that ``compositor/test.py`` paints on. The table is printed and
+written to ``--output_dir/validation.json``.
 
 Shape letters: V validation images, H, W their size.
 """
@@ -51,7 +53,15 @@ def val_photos(side: int) -> list:
     return out
 
 
-def paint_mse(targets, painter, actor, stroke_num: int = VAL_STROKES, policy: str = "actor", mode: int = 1):
+def paint_mse(
+    targets,
+    painter,
+    actor,
+    stroke_num: int = VAL_STROKES,
+    policy: str = "actor",
+    mode: int = 1,
+    ground="black",
+):
     """Paint every target with :func:`compositor.paint.paint_image` and measure it.
 
     Args:
@@ -60,6 +70,9 @@ def paint_mse(targets, painter, actor, stroke_num: int = VAL_STROKES, policy: st
             here; only ``policy="actor"`` uses it) or None.
         stroke_num: strokes per image (exact). policy, mode: as :func:`compositor.paint.paint_image`
             (mode 3 is the raster grid, whatever the policy).
+        ground: ``"black"`` (the paper's canvas, the training environment's) or ``"mean"`` (each
+            target's mean colour, :func:`compositor.paint.ground_colour`); the MSE is measured on
+            the final canvas, ground included.
 
     Returns:
         dict with ``mse`` (mean over the images of the per-image MSE, squared [0, 1] units) and ``psnr``
@@ -77,7 +90,7 @@ def paint_mse(targets, painter, actor, stroke_num: int = VAL_STROKES, policy: st
     with torch.no_grad():
         for target in targets:
             target = target if target.dim() == 4 else target[None]
-            res = paint_image(target, painter, actor, stroke_num, mode=mode, policy=policy)
+            res = paint_image(target, painter, actor, stroke_num, mode=mode, policy=policy, ground=ground)
             errors.append((res.canvas - target).pow(2).mean().item())
     return {
         "mse": sum(errors) / len(errors),
@@ -85,12 +98,16 @@ def paint_mse(targets, painter, actor, stroke_num: int = VAL_STROKES, policy: st
     }
 
 
-def compare(targets, painter, actors: dict, stroke_num: int = VAL_STROKES) -> dict:
-    """:func:`paint_mse` of each named actor (``policy="actor"``), the raster grid (mode 3) and the
-    look-ahead picker (mode 1, ``policy="lookahead"``) on the same targets: {name: {"mse", "psnr"}}."""
-    rows = {name: paint_mse(targets, painter, actor, stroke_num) for name, actor in actors.items()}
-    rows["grid (mode 3)"] = paint_mse(targets, painter, None, stroke_num, mode=3)
-    rows["lookahead"] = paint_mse(targets, painter, None, stroke_num, policy="lookahead")
+def compare(targets, painter, actors: dict, stroke_num: int = VAL_STROKES, ground: str = "black") -> dict:
+    """:func:`paint_mse` of each named actor (``policy="actor"``), the raster grid (mode 3), the
+    look-ahead picker (mode 1, ``policy="lookahead"``) and the multi-scale picker (``"multiscale"``) on
+    the same targets and ground: {name: {"mse", "psnr"}}."""
+    rows = {
+        name: paint_mse(targets, painter, actor, stroke_num, ground=ground) for name, actor in actors.items()
+    }
+    rows["grid (mode 3)"] = paint_mse(targets, painter, None, stroke_num, mode=3, ground=ground)
+    for policy in ("lookahead", "multiscale"):
+        rows[policy] = paint_mse(targets, painter, None, stroke_num, policy=policy, ground=ground)
     return rows
 
 
@@ -109,6 +126,7 @@ def main(argv=None) -> int:
     parser.add_argument("--actor", action="append", default=[], help="NAME=CHECKPOINT (repeatable)")
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: shipped)")
     parser.add_argument("--stroke_num", type=positive_int, default=VAL_STROKES, help="strokes per image")
+    parser.add_argument("--ground", choices=("black", "mean"), default="black", help="canvas before painting")
     parser.add_argument("--crops", type=positive_int, default=VAL_CROPS, help="held-out crops (first N)")
     parser.add_argument(
         "--photos", type=positive_int, default=0, help="whole photos at this long side (default: crops)"
@@ -135,11 +153,12 @@ def main(argv=None) -> int:
         size = next(iter(actors.values())).config.patch if actors else painter.config.patch
         targets = val_crops(size, max(args.crops, VAL_CROPS))[: args.crops].to(device)  # a prefix of the 16
         where = f"{len(targets)} held-out crops of {size} px"
-    rows = compare(targets, painter, actors, args.stroke_num)
-    print(f"{where}, {args.stroke_num} strokes, MSE / PSNR dB:")
+    rows = compare(targets, painter, actors, args.stroke_num, args.ground)
+    print(f"{where}, {args.stroke_num} strokes, {args.ground} ground, MSE / PSNR dB:")
     for name, row in rows.items():
         print(f"  {name:24s} {row['mse']:.5f}  {row['psnr']:6.2f}")
-    table = {"images": where, "stroke_num": args.stroke_num, "actors": dict(actors_named), "rows": rows}
+    table = {"images": where, "stroke_num": args.stroke_num, "ground": args.ground, "rows": rows}
+    table["actors"] = dict(actors_named)
     (out_dir / "validation.json").write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
     return 0
 

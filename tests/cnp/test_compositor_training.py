@@ -93,12 +93,20 @@ def test_validation_table_of_the_shipped_actor(tmp_path, capsys):
     args = ["--actor", "shipped=checkpoints/cnp_compositor.pt", "--crops", "2", "--stroke_num", "40"]
     assert main(args + ["--output_dir", str(tmp_path), "--threads", "1"]) == 0
     table = json.loads((tmp_path / "validation.json").read_text())
-    assert list(table["rows"]) == ["shipped", "grid (mode 3)", "lookahead"]
+    assert list(table["rows"]) == ["shipped", "grid (mode 3)", "lookahead", "multiscale"]
     assert table["stroke_num"] == 40 and table["images"].startswith("2 held-out crops")
     for row in table["rows"].values():
         assert 0 < row["mse"] < 0.2 and 7 < row["psnr"] < 60
         assert row["psnr"] >= 10 * torch.log10(torch.tensor(1 / row["mse"])).item() - 1e-6  # mean of logs
     assert "lookahead" in capsys.readouterr().out
+    # with a handful of strokes, the toned ground (test.py's) is closer to the photo than the black one
+    from common.checkpoint import default_checkpoint
+    from compositor.validation import paint_mse, val_crops
+    from painter.model import load_painter
+
+    crops, painter = val_crops(64, 2), load_painter(default_checkpoint("cnp_painter.pt"))
+    black = paint_mse(crops, painter, None, 5, mode=3)["mse"]
+    assert paint_mse(crops, painter, None, 5, mode=3, ground="mean")["mse"] < 0.8 * black
     with pytest.raises(SystemExit) as exit_info:
         run_main(main, ["--actor", "no_equals_sign", "--output_dir", str(tmp_path)])
     assert exit_info.value.code == 2 and "NAME=CHECKPOINT" in capsys.readouterr().err
