@@ -219,8 +219,8 @@ def trial_gains(
         margin: growth of the measured area, fraction of the box side per side.
         target_crops: optional (inner, outer) target crops of these boxes, as :func:`_trial_boxes` makes
             them (the target does not change during a painting: cropped once per phase).
-        pyramid: optional :func:`canvas_pyramid` of ``canvas``: the canvas crops are cut from it
-            (:func:`crop_pyramid`; large boxes from a smaller copy, much cheaper).
+        pyramid: optional list for :func:`crop_pyramid` (``[canvas]`` or one it extended): the canvas
+            crops are cut from half-size copies of the canvas where the boxes are large (cheaper).
 
     Returns:
         (M,) gains, squared [0, 1] units (negative: the call would make the image worse); with
@@ -244,31 +244,30 @@ def trial_gains(
     return (gains, patch_strokes) if strokes else gains
 
 
-def canvas_pyramid(image: torch.Tensor, smallest: int) -> list[torch.Tensor]:
-    """(1, C, H, W) -> [image, its half-size copy, quarter-size, ...] (area averages), down to the last
-    copy whose short side is still at least ``smallest`` pixels."""
-    levels = [image]
-    while min(levels[-1].shape[-2:]) >= 2 * smallest:
-        levels.append(F.avg_pool2d(levels[-1], 2, ceil_mode=True))
-    return levels
-
-
 def crop_pyramid(pyramid: list[torch.Tensor], boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """:func:`compositor.model.crop_many` of (M, 4) normalised boxes, each cut from the smallest copy
-    of the image in ``pyramid`` (:func:`canvas_pyramid`) on which the box is still at least ``size``
-    pixels (``roi_align``'s adaptive sampling then takes at most 2 x 2 samples per output pixel instead
-    of up to (H / size)^2: a whole-image crop of a 512 px canvas to 64 px read 64 samples per pixel).
+    """:func:`compositor.model.crop_many` of (M, 4) normalised boxes, each cut from the smallest
+    half-size copy of the image on which the box is still at least ``size`` pixels (``roi_align``'s
+    adaptive sampling then takes at most 2 x 2 samples per output pixel, instead of up to (H / size)^2:
+    a whole-image crop of a 512 px canvas to 64 px read 64 samples per output pixel).
+
+    Args:
+        pyramid: ``[image]`` (1, C, H, W), or the list a previous call extended: the half-size copies
+            (2 x 2 average pooling) are appended to it when a box first needs them, so a list kept
+            while the image does not change builds each copy once.
+        boxes: (M, 4) normalised. size: output side, pixels.
 
     Returns:
         (M, C, size, size).
     """
     h, w = pyramid[0].shape[-2:]
     px = torch.minimum((boxes[:, 2] - boxes[:, 0]) * w, (boxes[:, 3] - boxes[:, 1]) * h)  # (M,) pixels
-    level = torch.log2(px / size).floor().clamp(0, len(pyramid) - 1).long()
+    level = torch.log2(px / size).floor().clamp_min(0).long()
     out = torch.empty(
         len(boxes), pyramid[0].shape[1], size, size, dtype=pyramid[0].dtype, device=boxes.device
     )
     for j in level.unique().tolist():
+        while len(pyramid) <= j:
+            pyramid.append(F.avg_pool2d(pyramid[-1], 2, ceil_mode=True))
         sel = level == j
         out[sel] = crop_many(pyramid[j], boxes[sel], size)
     return out
@@ -376,7 +375,7 @@ class _Quadtree:
         # allocated, not written: only the rows of opened cells are ever filled (and touched in memory)
         self.t_in = torch.empty(n, 3, self.size, self.size, dtype=dt, device=dev)
         self.t_out = torch.empty(n, 3, self.big, self.big, dtype=dt, device=dev)
-        self.pyramid, self.pyramid_of = None, None  # canvas_pyramid of the canvas it was made of
+        self.pyramid = [state.canvas]  # crop_pyramid's half-size copies of the canvas, built on demand
 
     def level(self, i: int) -> int:
         """Index into ``sides`` of the grid that flat cell ``i`` belongs to."""
@@ -409,8 +408,8 @@ class _Quadtree:
             self.t_out[new] = crop_many(state.target, self.outer[new], self.big)
             self.open[new] = True
         crops = self.t_in[idx], self.t_out[idx]
-        if self.pyramid_of is not state.canvas:  # the canvas changed since the last trial
-            self.pyramid, self.pyramid_of = canvas_pyramid(state.canvas, self.size), state.canvas
+        if self.pyramid[0] is not state.canvas:  # the canvas changed since the last trial
+            self.pyramid = [state.canvas]
         self.gains[idx], self.planned[idx] = trial_gains(
             state.target, state.canvas, state.painter, self.boxes[idx], 0.5, True, crops,
             pyramid=self.pyramid,
@@ -433,7 +432,7 @@ def paint_multiscale(state: _Canvas, stroke_num: int, max_cells: int = 32, batch
     canvas instead of a schedule fitted to photos.
 
     After a call, the candidates whose boxes its strokes overlap are tried again in one batched painter
-    call (canvas crops from a :func:`canvas_pyramid`) at the painted scale and every finer one; at the
+    call (canvas crops by :func:`crop_pyramid`) at the painted scale and every finer one; at the
     coarser scales they are only marked stale, and before a pick the stale candidates whose last gain
     beats the best fresh one are tried again (``batch`` at a time) until the best is fresh (lazy
     greedy: fine strokes rarely make a coarse call worth more, whereas a coarse call over finished
