@@ -40,7 +40,7 @@ class _Canvas:
 
     def __init__(self, target, painter, stroke_num, frame_every=0, progress=None, ground=(0.0, 0.0, 0.0)):
         self.target, self.painter, self.left = target, painter, stroke_num
-        self.canvas = ground_canvas(target, ground)  # black in the paper; a toned ground by default here
+        self.canvas = ground_canvas(target, ground)  # black (the paper's) or a toned ground
         self.strokes: list[torch.Tensor] = []
         self.regions: list[torch.Tensor] = []
         self.frames: list = []
@@ -513,10 +513,8 @@ def paint_image(
             :func:`paint_lookahead`; about 2.5 x faster), ``"actor"`` (the trained actor with the
             release's top-level / sub-region schedule, the paper's method) or ``"teacher"`` (the
             actor's imitation teacher in that schedule, ablation).
-        ground: the canvas before the first stroke (:func:`ground_colour`): ``"black"`` (the paper's;
-            the default here, which callers that compare paintings rely on) or ``"mean"`` (the target's
-            mean colour, a toned ground; not in the paper; the default of ``compositor/test.py``,
-            :class:`compositor.run.CNPConfig` and ``scripts/bench_cnp.py``).
+        ground: the canvas before the first stroke (:func:`ground_colour`): ``"black"`` (default, the
+            paper's) or ``"mean"`` (the target's mean colour, a toned ground; not in the paper).
 
     Returns:
         :class:`PaintResult`; ``canvas`` is the final re-render of all strokes at absolute positions

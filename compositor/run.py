@@ -31,8 +31,8 @@ class CNPConfig:
         painting, at ``refine_size`` px. per_region: strokes per sub-region (a multiple of 5).
         video: write the process; video_format ``"mp4"`` or ``"gif"``. seed: random seed. progress: bar.
         policy: region picker of modes 1 and 2 (``compositor.paint.paint_image``): multiscale, lookahead,
-        actor, teacher. ground: the canvas before the first stroke, ``"mean"`` (the photo's mean colour)
-        or ``"black"`` (the paper's).
+        actor, teacher. ground: the canvas before the first stroke, ``"black"`` (the paper's) or
+        ``"mean"`` (the photo's mean colour, a toned ground).
     """
 
     stroke_num: int = 1000
@@ -46,7 +46,7 @@ class CNPConfig:
     seed: int = 0
     progress: bool = True
     policy: str = "multiscale"
-    ground: str = "mean"
+    ground: str = "black"
 
 
 def load_target(path, size: int, device) -> torch.Tensor:
@@ -101,7 +101,7 @@ def paint_target(
     progress=None,
     refine_progress=None,
     policy="multiscale",
-    ground="mean",
+    ground="black",
 ) -> dict:
     """Paint a (1, 3, H, W) target; returns strokes, canvas, frames, timings and metrics (with refinement).
 

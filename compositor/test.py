@@ -47,9 +47,9 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument(
         "--ground",
-        choices=("mean", "black"),
-        default="mean",
-        help="canvas before the first stroke: the photo's mean colour (default) or black (the paper's)",
+        choices=("black", "mean"),
+        default="black",
+        help="canvas before the first stroke: black (default, the paper's) or the photo's mean colour",
     )
     parser.add_argument("--painter", default=None, help="painter checkpoint (default: shipped)")
     parser.add_argument("--compositor", default=None, help="compositor checkpoint (default: shipped)")

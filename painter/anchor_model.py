@@ -124,13 +124,14 @@ class AnchorPainter(nn.Module):
             feats = torch.cat([_resample(f, g) for f in (f4, f8, f16)], 1)  # (B, 9w, g, g)
             out = head(feats)  # (B, 10, g, g)
             colour = nn.functional.adaptive_avg_pool2d(target, g)  # (B, 3, g, g) mean target colour
-            strokes.append(self._decode(out, colour, g))
+            strokes.append(self._decode(out, colour, g, getattr(self.config, "stroke_ratio", 0.0)))
             scores.append(out[:, 9].flatten(1))
         return torch.cat(strokes, 1), torch.cat(scores, 1)
 
     @staticmethod
-    def _decode(out: torch.Tensor, colour: torch.Tensor, g: int) -> torch.Tensor:
-        """(B, 10, g, g) head output -> (B, g*g, 8) strokes in patch coordinates."""
+    def _decode(out: torch.Tensor, colour: torch.Tensor, g: int, ratio: float = 0.0) -> torch.Tensor:
+        """(B, 10, g, g) head output -> (B, g*g, 8) strokes in patch coordinates. ``ratio`` > 0: the
+        thickness is ``ratio * (0.5 + 0.5 sigmoid)`` times the length (``PainterConfig.stroke_ratio``)."""
         o = out.flatten(2).transpose(1, 2)  # (B, g*g, 10)
         idx = torch.arange(g, device=out.device, dtype=out.dtype)
         row, col = torch.meshgrid(idx, idx, indexing="ij")
@@ -138,7 +139,10 @@ class AnchorPainter(nn.Module):
         cy = ((row.flatten() + 0.5 + torch.tanh(o[..., 1])) / g).clamp(0, 1)
         cell = min(1.0, 2.0 / g)  # longest stroke: two cells (the whole patch at most)
         length = cell * (0.125 + 0.875 * torch.sigmoid(o[..., 2] + 1.0))
-        thick = cell * (0.125 + 0.875 * torch.sigmoid(o[..., 3]))
+        if ratio > 0:  # elongated strokes: thickness a fraction of the length
+            thick = length * ratio * (0.5 + 0.5 * torch.sigmoid(o[..., 3]))
+        else:
+            thick = cell * (0.125 + 0.875 * torch.sigmoid(o[..., 3]))
         theta = (torch.atan2(o[..., 5], o[..., 4] + 1e-6) / (2 * math.pi)) % 1.0
         rgb = (colour.flatten(2).transpose(1, 2) + 0.5 * torch.tanh(o[..., 6:9])).clamp(0, 1)
         shape = torch.stack([cx, cy, length, thick, theta], -1)  # (B, g*g, 5)

@@ -22,6 +22,9 @@ class PainterConfig:
     arch: str = "resnet18"  # "resnet18" (paper) or "anchors" (painter.anchor_model, issue 10)
     width: int = 32  # first-stage channels of the "anchors" network
     levels: tuple = (1, 2, 4, 8, 16)  # anchor grids (cells per side) of the "anchors" network
+    # "anchors": 0 = thickness bounded by the cell like the length (the strokes came out square);
+    # r > 0 = thickness between r / 2 and r times the length (elongated, oriented strokes)
+    stroke_ratio: float = 0.0
 
 
 @dataclass

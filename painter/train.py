@@ -60,6 +60,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--width", type=positive_int, default=32, help="first-stage channels (anchors)")
     parser.add_argument(
+        "--stroke_ratio",
+        type=non_negative_float,
+        default=0.0,
+        help="anchors: stroke thickness between r/2 and r times its length (0: bounded by the cell)",
+    )
+    parser.add_argument(
         "--objective",
         choices=("paper", "gains"),
         default="paper",
@@ -89,7 +95,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cfg = PainterTrainConfig(**config_kwargs(PainterTrainConfig, vars(args)))
     cfg.val_calls = tuple(args.val_calls)
-    cfg.model.update(patch=args.patch, arch=args.arch, width=args.width)  # --init: its stored ones win
+    cfg.model.update(patch=args.patch, arch=args.arch, width=args.width, stroke_ratio=args.stroke_ratio)
+    # --init: its stored fields win, except --stroke_ratio when given (fine-tuning to elongated strokes)
     if (args.objective == "gains") != (args.arch == "anchors"):
         parser.error("--objective gains goes with --arch anchors (and paper with resnet18)")
     out_dir = prepare_output_dir(args.output_dir)

@@ -240,7 +240,10 @@ def train_painter(cfg: PainterTrainConfig, out_dir: Path, ctx: DistributedContex
     if last.is_file():  # the stored architecture wins over the flags
         cfg.model = dict(load_checkpoint(last)["config"]["model"])
     elif cfg.init:
+        ratio = cfg.model.get("stroke_ratio", 0.0)
         cfg.model = {**cfg.model, **load_checkpoint(cfg.init)["config"]["model"]}
+        if ratio:  # a fine-tune to elongated strokes from a painter without them
+            cfg.model["stroke_ratio"] = ratio
     painter = build_painter(PainterConfig(**cfg.model)).to(device)
     if cfg.init and not last.is_file():
         load_model_state(painter, load_checkpoint(cfg.init))

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         "--lookahead", action="store_true", help="also run mode 1 with the scheduled look-ahead regions"
     )
     parser.add_argument(
-        "--ground", choices=("mean", "black"), default="mean", help="canvas before the first stroke"
+        "--ground", choices=("black", "mean"), default="black", help="canvas before the first stroke"
     )
     parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(

@@ -3,7 +3,7 @@
     python scripts/figures/cnp_figures.py                         # all figures into results/figures/
     python scripts/figures/cnp_figures.py --which process counts --image chelsea --size 384
 
-Figures (PNG grids, one row each, with a caption file; paintings on the toned ground, as test.py paints):
+Figures (PNG grids, one row each, with a caption file):
 - ``boundary``: uniform grid (mode 3) vs mode 1's regions (multi-scale look-ahead) at the same stroke
   count, with the regions' boxes drawn (the paper's boundary-inconsistency comparison);
 - ``process``: the painting after 5 / 100 / 500 / 2000 / 5000 strokes;
@@ -89,15 +89,15 @@ def main(argv=None) -> int:
     target = torch.nn.functional.interpolate(img, size=size, mode="area").clamp(0, 1).to(device)
     seed_everything(args.seed)
     if "boundary" in args.which:
-        grid = paint_image(target, painter, actor, 1000, mode=3, ground="mean")
-        ours = paint_image(target, painter, actor, 1000, mode=1, ground="mean")
+        grid = paint_image(target, painter, actor, 1000, mode=3)
+        ours = paint_image(target, painter, actor, 1000, mode=1)
         _row(
             [target, grid.canvas, ours.canvas, _boxes(ours.canvas, ours.regions)],
             ["target", "uniform grid (mode 3)", "multi-scale regions (mode 1)", "mode 1 regions, boxes"],
             out / "cnp_boundary.png",
         )
     if "process" in args.which:
-        res = paint_image(target, painter, actor, 5000, mode=1, ground="mean")
+        res = paint_image(target, painter, actor, 5000, mode=1)
         from common.renderers.oil import render_oil
         from compositor.paint import ground_canvas
 
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     if "counts" in args.which:
         counts = (200, 500, 1000, 5000)
         _row(
-            [target] + [paint_image(target, painter, actor, n, mode=1, ground="mean").canvas for n in counts],
+            [target] + [paint_image(target, painter, actor, n, mode=1).canvas for n in counts],
             ["target"] + [f"{n} strokes" for n in counts],
             out / "cnp_counts.png",
         )

@@ -46,6 +46,8 @@ def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path, capsys):
         "--video",
         "--video_format",
         "gif",
+        "--ground",
+        "mean",
     ]
     code, err = _cli(args + ["--output_dir", str(tmp_path), "--no_progress"], capsys)
     assert code == 0, err
@@ -57,7 +59,7 @@ def test_paints_real_photo_with_shipped_checkpoints(photo, tmp_path, capsys):
     assert strokes["canvas"] == {"height": 107, "width": 160}  # aspect ratio kept
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["strokes"] == 120
-    # the toned ground (default): the photo's mean colour, recorded as the canvas colour of the strokes
+    # the toned ground (--ground mean): the photo's mean colour, recorded as the strokes' canvas colour
     mean = np.asarray(Image.open(photo).convert("RGB").resize((160, 107), Image.BILINEAR)).mean((0, 1)) / 255
     assert strokes["background"] == metrics["ground"] and np.allclose(metrics["ground"], mean, atol=0.02)
     from common.svg import svg_color
@@ -77,8 +79,8 @@ def test_grid_baseline_exact_count(photo, tmp_path, capsys):
     assert len(strokes["strokes"]) == 37
 
 
-def test_black_ground_flag(photo, tmp_path, capsys):
-    args = ["--img_path", str(photo), "--stroke_num", "10", "--size", "64", "--ground", "black"]
+def test_black_ground_by_default(photo, tmp_path, capsys):
+    args = ["--img_path", str(photo), "--stroke_num", "10", "--size", "64"]
     code, err = _cli(args + ["--output_dir", str(tmp_path), "--no_progress"], capsys)
     assert code == 0, err
     assert json.loads((tmp_path / "coffee" / "strokes.json").read_text())["background"] == [0.0, 0.0, 0.0]

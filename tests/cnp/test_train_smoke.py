@@ -159,3 +159,28 @@ def test_painter_keep_best_writes_the_best_snapshot(tiny_dataset, tmp_path):
     assert last["step"] == 5 and last["extra"]["loop"]["best"] <= best["metrics"]["val_mse"]
     strokes = load_painter(tmp_path / "painter_best.pt")(torch.rand(1, 3, 32, 32), torch.zeros(1, 3, 32, 32))
     assert strokes.shape == (1, 5, 8) and 0 <= strokes.min() and strokes.max() <= 1
+
+
+def test_stroke_ratio_fine_tune_from_a_square_painter(tiny_dataset, tmp_path):
+    """--init from a painter without --stroke_ratio, fine-tuned with it: the result keeps the ratio in
+    its stored config, and every proposal's thickness is between r/2 and r times its length; the
+    shipped painter (no ratio) still loads as before."""
+    from common.checkpoint import default_checkpoint
+    from painter.model import load_painter
+    from painter.train import main
+
+    args = ["--dataset", str(tiny_dataset), "--arch", "anchors", "--objective", "gains", "--patch", "64"]
+    args += ["--batch_size", "2", "--rollout", "2", "--warmup", "2", "--save_every", "1", "--steps", "2"]
+    args += ["--init", str(default_checkpoint("cnp_painter.pt")), "--stroke_ratio", "0.4"]
+    assert main(args + ["--output_dir", str(tmp_path), "--threads", "1"]) == 0
+    tuned = load_painter(tmp_path / "painter_last.pt")
+    assert tuned.config.stroke_ratio == 0.4 and tuned.config.levels == (1, 2, 4, 8, 16)
+    target, canvas = torch.rand(2, 3, 64, 64), torch.zeros(2, 3, 64, 64)
+    with torch.no_grad():
+        strokes, _ = tuned.proposals(target, canvas)
+        ratio = strokes[..., 3] / strokes[..., 2]
+        assert (ratio >= 0.2 - 1e-4).all() and (ratio <= 0.4 + 1e-4).all(), (ratio.min(), ratio.max())
+        square = load_painter(default_checkpoint("cnp_painter.pt"))
+        assert square.config.stroke_ratio == 0.0
+        ratio = (lambda s: s[..., 3] / s[..., 2])(square.proposals(target, canvas)[0])
+        assert ratio.max() > 0.6  # without the ratio the thickness is bounded by the cell only
