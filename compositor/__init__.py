@@ -31,44 +31,46 @@ Departures from the paper / the original release, and why:
 
 - Mode 1's regions, the default ``--policy multiscale`` (issue 10, third session; not in the paper;
   ``compositor.paint.paint_multiscale``): greedy look-ahead over the cells of the 1, 2, 4, ... 32-cell
-  grids at once, opened as a quadtree (the whole image and its quarters first; painting a cell makes
-  its 4 sub-cells candidates); every painter call goes to the candidate, at any scale, whose trial call
-  removes the most squared error from the image. This replaces the fitted schedule of ``--policy
-  lookahead`` below (still available, about 2.5 x faster). A/B against it, one factor, same painter
-  (update 2000 of run 3), 512 px, black ground, PSNR dB multiscale / schedule: at 200 strokes astronaut
-  16.71 / 16.55, coffee 20.08 / 19.62, chelsea 22.92 / 22.34, fruits 22.04 / 21.97, home 19.63 /
-  19.60, and on the unseen messi5 19.06 / 18.83, rocket 25.09 / 24.59; at 500 strokes 18.50 / 18.04,
-  21.90 / 21.37, 24.53 / 24.22, 23.29 / 23.13, 21.11 / 20.74, 20.60 / 20.08, 26.53 / 25.75 (same
-  order); at 1000 strokes astronaut 19.91 / 19.87, fruits 24.27 / 24.19, chelsea 25.75 / 25.60; at
-  5000 strokes (toned ground) astronaut 23.15 / 23.13 and fruits 26.40 / 27.05: at 5000 strokes the
-  greedy is not better than the fitted schedule (worse on fruits), and at 1000 its lead is small
-  (+0.04 to +0.15 dB, on three photos; the benchmark in compositor/README.md has all). Variants
-  measured (astronaut / fruits / chelsea, 1000 strokes, black ground): every grid fully open from the
-  start (trial calls on all 1365 cells) 20.01 / 24.41 / 25.97 but 32 to 54 s of painting; the quadtree
-  with every touched cell re-tried after each call 19.95 / 24.31 / 25.80 (12.7 to 16.3 s); the
-  shipped rule, where only the painted scale and the finer ones are re-tried at once and coarser
-  candidates are refreshed lazily (when their last gain could still win), 19.91 / 24.27 / 25.75 (about
-  15 % fewer trials); also lazy at the scales finer than the next one 19.91 / 24.27 / 25.59 (chelsea
-  loses: a coarse call over finished fur raises the fur cells' gains, which a lazy rule misses); a
-  fully lazy rule bounding each stale gain by its cell's error increase 19.90 / 24.26 / 25.45; only
-  the finest painted scale and the next finer one as candidates (the "current and next finer" rule)
-  17.05 / 23.29 / 22.83; retiring a cell's ancestors once it is painted 19.54 / 23.92 / 25.16;
-  candidates dropped once their gain is negative 19.90 / 24.30 / 25.70; the measured area grown by
-  a quarter side instead of a half 19.89 / 24.26 / 25.65. The large crops of coarse cells are cut
-  from half-size copies of the canvas (``crop_pyramid``: a whole-image crop read 64 samples per
-  output pixel), 16.4 -> 12.7 s with the same PSNR to 0.04 dB.
-- The toned ground (``--ground mean``, the default of ``compositor/test.py`` and the benchmark; not in
-  the paper, whose canvas is black; ``compositor.paint.ground_colour``): the canvas starts at the
-  photo's mean colour, as a painter lays a ground, so the first calls are not spent on black corners;
-  ``strokes.json``'s ``background`` and the SVG's canvas rectangle carry it, and the final re-render,
-  ``--refine`` and the process video start from it. ``paint_image`` itself keeps the black default
-  (``compositor/validation.py`` and stylization rely on it). A/B, 512 px, multiscale, PSNR dB mean /
-  black: at 200 strokes astronaut 16.80 / 16.71, coffee 20.32 / 20.08, chelsea 22.98 / 22.92, fruits
-  22.21 / 22.04, home 19.79 / 19.63, messi5 19.34 / 19.06, rocket 25.10 / 25.09 (mode 3 gains +0.02 to
-  +0.24 on the same photos); at 1000 strokes (the all-open multiscale variant) within 0.03 dB on five
-  photos, coffee +0.07, messi5 +0.27; mode 3 at 1000 strokes -0.25 (chelsea) to +0.36 (messi5). After
-  one painter call on astronaut at 128 px, 18.8 % of the canvas is near-black with the black ground
-  (the photo itself: 13.0 %), 1.1 % with the toned one (``tests/cnp/test_multiscale.py``).
+  grids at once, opened as a quadtree (the whole image and its quarters first; painting a cell makes its 4
+  sub-cells candidates); every painter call goes to the candidate, at any scale, whose trial call removes
+  the most squared error from the image. This replaces the fitted schedule of ``--policy lookahead`` below
+  as the default (still available, about 2.4 x faster: 1000 strokes of astronaut in 10.7 s wall / 7.8 s
+  CPU against 4.5 / 3.3 s, 1 thread, load 3.5). A/B against it, one factor, same painter (update 2000 of
+  run 3), 512 px, black ground, PSNR dB multiscale / schedule: at 200 strokes astronaut 16.71 / 16.55,
+  coffee 20.08 / 19.62, chelsea 22.92 / 22.34, fruits 22.04 / 21.97, home 19.63 / 19.60, messi5 (held out)
+  19.06 / 18.83, rocket (a painter training photo) 25.09 / 24.59; at 500 strokes 18.50 / 18.04, 21.90 /
+  21.37, 24.53 / 24.22, 23.29 / 23.13, 21.11 / 20.74, 20.60 / 20.08, 26.53 / 25.75 (same order); at 1000
+  strokes +0.04 (astronaut), +0.24 (coffee), +0.15 (chelsea), +0.08 (fruits), +0.25 (home), +0.31
+  (messi5), +0.37 dB (rocket); at 5000 strokes better on astronaut, fruits and home (+0.20, +0.09, +0.18)
+  but worse on coffee, chelsea, messi5 and rocket (-0.82, -0.34, -1.15, -0.17 dB): for large budgets the
+  fitted schedule still paints better (benchmark table in compositor/README.md; the greedy's cause not
+  understood). Mode 1 above mode 3 in all 28 cells of the benchmark (smallest +0.17 dB), against three
+  ties and one loss with the schedule. Variants measured (astronaut / fruits / chelsea, 1000 strokes,
+  black ground): every grid fully open from the start (trial calls on all 1365 cells) 20.01 / 24.41 /
+  25.97 but 32 to 54 s of painting; the quadtree with every touched cell re-tried after each call 19.95 /
+  24.31 / 25.80 (12.7 to 16.3 s); the shipped rule, where only the painted scale and the finer ones are
+  re-tried at once and coarser candidates are refreshed lazily (when their last gain could still win),
+  19.91 / 24.27 / 25.75 (about 15 % fewer trials); also lazy at the scales finer than the next one 19.91 /
+  24.27 / 25.59 (chelsea loses: a coarse call over finished fur raises the fur cells' gains, which a lazy
+  rule misses); a fully lazy rule bounding each stale gain by its cell's error increase 19.90 / 24.26 /
+  25.45; only the finest painted scale and the next finer one as candidates (the "current and next finer"
+  rule) 17.05 / 23.29 / 22.83; retiring a cell's ancestors once it is painted 19.54 / 23.92 / 25.16;
+  candidates dropped once their gain is negative 19.90 / 24.30 / 25.70; the measured area grown by a
+  quarter side instead of a half 19.89 / 24.26 / 25.65. The large crops of coarse cells are cut from
+  half-size copies of the canvas (``crop_pyramid``: a whole-image crop read 64 samples per output pixel),
+  16.4 -> 12.7 s with the same PSNR to 0.04 dB.
+- The toned ground (``--ground mean``; not in the paper, whose canvas is black, and not the default;
+  ``compositor.paint.ground_colour``): the canvas starts at the photo's mean colour, as a painter lays a
+  ground, so the first calls are not spent on black corners; ``strokes.json``'s ``background`` and the
+  SVG's canvas rectangle carry it, and the final re-render, ``--refine`` and the process video start from
+  it. A/B, 512 px, multiscale regions, PSNR dB mean / black: at 200 strokes better on all seven photos:
+  astronaut 16.80 / 16.71, coffee 20.32 / 20.08, chelsea 22.98 / 22.92, fruits 22.21 / 22.04, home 19.79 /
+  19.63, messi5 19.34 / 19.06, rocket 25.10 / 25.09 (mode 3 +0.02 to +0.24 on the same photos); at 1000
+  strokes mixed: astronaut 19.89 / 19.91, coffee 23.17 / 23.08, chelsea 25.22 / 25.75, fruits 24.23 /
+  24.27, and with mode 3 -0.25 (chelsea) to +0.36 (messi5). Chelsea's -0.53 dB would put mode 1 below mode
+  3 there, so black stays the default. After one painter call on astronaut at 128 px, 18.8 % of the canvas
+  is near-black with the black ground (the photo itself: 13.0 %), 1.1 % with the toned one
+  (``tests/cnp/test_multiscale.py``).
 - ``--policy lookahead`` (issue 10, second session; the default until the multiscale regions;
   ``compositor.paint.paint_lookahead``): a coarse-to-fine scale schedule for the stroke budget
   (``scale_schedule``: the whole image, then grids halving down from the finest G = round(5 (T /

@@ -50,6 +50,12 @@ Departures from the paper / the original release, and why:
   exists to stop repeated large strokes, which the anchor grids and the greedy per-stroke gain rule
   out by construction (not measured separately). The floor: with 1e-6 the first long run collapsed
   at update 700 (every stroke invisible, held-out MSE 0.041 -> 0.274); gradients are clipped at norm 1.
+- Optional elongated strokes (``PainterConfig.stroke_ratio`` / ``--stroke_ratio r``, off in the
+  shipped painter): the thickness is r/2 to r times the length instead of bounded by the cell like the
+  length. The shipped painter's strokes are squares (median long/short side 1.005 over a 1000-stroke
+  painting of astronaut), so its paintings read as square dabs; a fine-tune with r = 0.5 from the
+  run-4 snapshot is measured in painter/README.md (not shipped: its held-out MSE stayed above the
+  square painter's).
 - Keep-best by a held-out validation (``val_mse``: mean MSE after 1, 5 and 20 calls from black on
   crops of ``painter.data.VAL_OPENCV``; ``--val_calls 5 20 40`` for the shipped painter's last run,
   whose paintings use the later calls) through ``common.training.TrainLoop``; the release kept the
