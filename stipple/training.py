@@ -164,6 +164,8 @@ def train(cfg: TrainConfig, ctx: DistributedContext, progress: bool = True, fres
         provenance={"data": cfg.data, "pairs": len(dataset), "val_data": cfg.val_data},
     )
     start = loop.resume()
+    for group in opt.param_groups:  # a resumed run takes the command's --lr (Adam's moments are kept)
+        group["lr"] = cfg.lr
     last: dict[str, float] = {}
     batches = iter(())
     epoch = -1

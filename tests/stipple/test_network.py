@@ -223,8 +223,10 @@ def test_training_lowers_loss_keeps_best_and_resumes(tmp_path, model_kw, loss_kw
     from common.device import DistributedContext
 
     ctx = DistributedContext()
-    first = train(TrainConfig(**{**cfg.__dict__, "epochs": 1}), ctx, progress=False)
-    end = train(cfg, ctx, progress=False)  # resumes at step 1 from run/last.pt
+    first = train(TrainConfig(**{**cfg.__dict__, "epochs": 1, "lr": 1e-2}), ctx, progress=False)
+    end = train(cfg, ctx, progress=False)  # resumes at step 1 from run/last.pt, at the new --lr
+    last = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=False)
+    assert last["extra"]["state"]["opt"]["param_groups"][0]["lr"] == 3e-3
     assert end["step"] == 30 and end["total"] < 0.8 * first["total"]
     run = tmp_path / "run"
     assert (run / "best.pt").is_file() and (run / "config.json").is_file()
