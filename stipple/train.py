@@ -5,9 +5,13 @@
     python stipple/train.py --data data/train --val_data data/val --max_minutes 60 \
         --export checkpoints/stipple_net.pt
 
-Resumes from ``--checkpoint_dir``/last.pt when it exists (``--fresh`` moves the old run aside); writes the
-resolved config to ``--checkpoint_dir``/config.json; with ``--val_data`` keeps ``best.pt`` (and the fp16
-``stipple_net_best.pt``) by the held-out tone PSNR (common.training.TrainLoop).
+The defaults train the shipped design (8-px cells with 4 stipples each, K = 16 slots, 4 decoder blocks, the
+blue-noise slot prior, repulsion; ``stipple/__init__.py`` departure 15); the 2025 network was
+``--cell_px 4 --slots 6 --blocks 5 --reach 1.5 --prior r2 --repulsion_weight 0 --tone_weight 10
+--radius_weight 1``. Resumes from ``--checkpoint_dir``/last.pt when it exists (``--fresh`` moves the old
+run aside; a resumed run takes the command's ``--lr``); writes the resolved config to
+``--checkpoint_dir``/config.json; with ``--val_data`` keeps ``best.pt`` (and the fp16 ``stipple_net_best.pt``)
+by the held-out tone PSNR (common.training.TrainLoop), averaged over ``--val_scales``.
 """
 
 from __future__ import annotations
@@ -25,21 +29,21 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--lr", type=positive_float, default=5e-4)
     p.add_argument("--points", type=positive_int, default=1024, help="stipples per training target")
     p.add_argument("--subset", type=positive_int, default=None, help="use only the first N pairs")
-    p.add_argument("--slots", type=positive_int, default=6, help="stipples a grid cell may emit")
+    p.add_argument("--slots", type=positive_int, default=16, help="stipples a grid cell may emit")
     p.add_argument("--image_size", type=positive_int, default=128, help="training input side (4 px per cell)")
     p.add_argument("--width", type=positive_int, default=64, help="decoder channels")
-    p.add_argument("--blocks", type=positive_int, default=5, help="residual decoder blocks")
-    p.add_argument("--reach", type=positive_float, default=1.5, help="slot reach in cells from the centre")
-    p.add_argument("--cell_px", type=int, choices=(4, 8), default=4, help="input pixels per grid cell")
-    p.add_argument("--prior", choices=("r2", "blue"), default="r2", help="slot pattern under the offsets")
+    p.add_argument("--blocks", type=positive_int, default=4, help="residual decoder blocks")
+    p.add_argument("--reach", type=positive_float, default=1.0, help="slot reach in cells from the centre")
+    p.add_argument("--cell_px", type=int, choices=(4, 8), default=8, help="input pixels per grid cell")
+    p.add_argument("--prior", choices=("r2", "blue"), default="blue", help="slot pattern under the offsets")
     p.add_argument(
-        "--repulsion_weight", type=float, default=0.0, help="nearest-neighbour repulsion among the points"
+        "--repulsion_weight", type=float, default=1.0, help="nearest-neighbour repulsion among the points"
     )
     p.add_argument("--no_slot_prior", action="store_true", help="slots without the low-discrepancy prior")
     p.add_argument("--no_density_prior", action="store_true", help="density head without the darkness prior")
     p.add_argument("--spectrum_weight", type=float, default=0.1)
-    p.add_argument("--radius_weight", type=float, default=1.0)
-    p.add_argument("--tone_weight", type=float, default=10.0, help="weight of the blurred-render tone loss")
+    p.add_argument("--radius_weight", type=float, default=0.1)
+    p.add_argument("--tone_weight", type=float, default=40.0, help="weight of the blurred-render tone loss")
     p.add_argument(
         "--tone_scales",
         type=positive_int,

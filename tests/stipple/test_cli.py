@@ -159,7 +159,7 @@ def test_bad_inputs(camera_png, tmp_path, capsys):
     code, cap = _run(train.main, ["--data", str(bad), "--checkpoint_dir", str(tmp_path / "run")], capsys)
     assert code == 2 and "no matching file names" in cap.err and cap.err.count("\n") == 1
     code, cap = _run(train.main, ["--data", str(bad), "--points", "9000"], capsys)
-    assert code == 2 and "--points must be in 1..6144" in cap.err
+    assert code == 2 and "--points must be in 1..4096" in cap.err
     code, cap = _run(
         make_dataset.main, ["--images", str(tmp_path / "none"), "--out", str(tmp_path / "d")], capsys
     )
