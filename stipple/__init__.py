@@ -23,7 +23,11 @@ Losses (``stipple.losses``; P the emitted points, Q the reference stipples, G th
 - Density:   L_dens = mean_cells (lambda_c - n_c)^2, n_c = reference stipples in cell c
 - Radius:    L_rad = mean_p | log r_p - log r_q(p) |, q(p) the nearest reference stipple (tone-matched radius)
 - Tone:      L_tone = mean_pixels (blur_sigma(render(P, r)) - gray)^2, sigma = dot spacing  (``tone_loss``)
-- Total:     L = G^2 L_CD + 0.1 L_spec + L_col + L_dens + L_rad + 10 L_tone
+- Repulsion: L_rep = mean_p relu(1 - |p - nn(p)| / (0.85 s_p))^2, nn(p) the nearest other predicted point,
+             s_p = the cell side / sqrt(n_c) the local dot spacing  (``repulsion_loss``; departure 15)
+- Total:     L = N L_CD + 0.1 L_spec + L_col + L_dens + 0.1 L_rad + 40 L_tone + L_rep (the shipped network;
+             N the reference count; the 2025 network: N L_CD + 0.1 L_spec + L_col + L_dens + L_rad
+             + 10 L_tone, where N = G^2 at one stipple per cell)
 
 Paper / release symbol -> code name
 -----------------------------------
@@ -41,8 +45,9 @@ Departures from the release and the papers, and why
 1. The density head is trained (L_dens against the reference per-cell occupancy) and decides which cells
    emit stipples (error diffusion of lambda to integer counts, exact total). The release picks cells by
    ``topk`` of a density that never receives a gradient, so it stays at its random initialisation.
-2. Several stipples per cell: each cell has K = 6 slots and emits n_c of them, so dark regions get more
-   stipples than light ones. During training the slots a cell uses are the reference count (teacher forcing).
+2. Several stipples per cell: each cell has K slots and emits n_c of them, so dark regions get more
+   stipples than light ones (the shipped network: K = 16 at 4 stipples per cell on average; the 2025
+   network: K = 6 at one). During training the slots a cell uses are the reference count (teacher forcing).
 3. Targets are the stippler's exact float point lists (``points/``); a PNG-only dataset takes dot centres
    from connected components of the target. The release samples dark PIXELS as points, over-weighting
    large dots.
@@ -53,12 +58,13 @@ Departures from the release and the papers, and why
    evaluated (cost B N F). The release splats Gaussians on a grid and sum-normalises a DC-dominated spectrum.
 5. The decoder is fully convolutional at the cell grid: the release's learned 4 x 4 constant upsampled to a
    fixed G x G cannot draw another grid, so the earlier version cut larger counts into tiles and took only
-   square counts. Here two stride-2 convolutions bring the image (RGB + rho) to one feature per cell
-   (4 px per cell), the style code is the mean of these features through a 3-layer MLP, and 5 residual
-   blocks (dilations 1, 2, 4, 1, 2) modulated by AdaIN(w), each also seeing the cell's mean density, make
-   the heads' input. Any count 256..16384 and any aspect ratio use one network: the grid has
-   round(sqrt(N / n_cell * H / W)) x round(sqrt(N / n_cell * W / H)) cells (n_cell = 1 stipple per cell in
-   training), and error diffusion of the density gives exactly N.
+   square counts. Here stride-2 convolutions bring the image (RGB + rho) to one feature per cell (the
+   shipped network: three, 8 px per cell; the 2025 one: two, 4 px per cell), the style code is the mean of
+   these features through a 3-layer MLP, and residual blocks (shipped: 4, dilations 1, 2, 4, 1; 2025: 5,
+   dilations 1, 2, 4, 1, 2) modulated by AdaIN(w), each also seeing the cell's mean density, make the
+   heads' input. Any count 256..16384 and any aspect ratio use one network: the grid has
+   round(sqrt(N / n_cell * H / W)) x round(sqrt(N / n_cell * W / H)) cells (n_cell the stipples per cell in
+   training: 4 shipped, 1 in 2025), and error diffusion of the density gives exactly N.
 6. Encoder: the ResNet-50 / ResNet-18 options of the earlier version are gone (the cell-grid decoder needs
    per-cell features, and no ImageNet weights are in this machine's cache); the encoder is the small
    trainable stem above. A GPU run of the paper-size network was not possible in this session (no device).
@@ -70,21 +76,24 @@ Departures from the release and the papers, and why
    ``--radius tone``) is the fallback: pi r^2 = box3(m) / box3(n) per cell, as the classical stipplers.
 9. Priors: the density head predicts a log-correction of the proportional allocation
    lambda0_c = n_cell rho_c / mean(rho), and the slot offsets a correction, in atanh space, of a fixed
-   progressive R2 low-discrepancy pattern per cell with a random shift per cell. Both heads start at zero,
-   so the untrained network already stipples by darkness without a lattice.
-10. Points free of the grid: a slot lies within +-1.5 cells of its cell's centre (``reach``), so
-   neighbouring cells' stipples interleave; the earlier sigmoid offsets kept every stipple inside its cell.
+   pattern: shipped, a window of a progressive blue-noise torus (``prior="blue"``, departure 15); 2025, a
+   progressive R2 low-discrepancy pattern per cell with a random shift per cell (``prior="r2"``). Both
+   heads start at zero, so the untrained network already stipples by darkness without a lattice.
+10. Points free of the grid: a slot lies within +-``reach`` cells of its cell's centre (shipped: 1.0 of
+   its 8-px cells; 2025: 1.5 of 4-px cells), so neighbouring cells' stipples interleave; the earlier sigmoid
+   offsets kept every stipple inside its cell.
 11. Tone loss (ours): the bench's tone measure as a loss, through the differentiable ``dots`` renderer.
-12. Optional relaxation: ``predict_stipples(relax=k)`` (test.py ``--relax k``) runs k weighted Lloyd steps
-   on the predicted points (``stipple.stipplers.lloyd_relax``: the exact cells of the WVS below); the bench
-   times one step separately. Measured with the shipped network (flat 50 % gray 512 px; fruits / camera /
-   home at 1024 and 4096 points; load 7-12): one step lifts the nearest-neighbour mean/std on flat gray from
-   3.37 to 7.22 (two steps 9.48, WVS 20.3) and the peer tone PSNR (equal discs: where the points are) by
-   0.5-3.1 dB (fruits 4096: 16.89 -> 19.81), but it RAISES the lattice peak at |k| = sqrt(N) (1024: 1.73 ->
-   5.42, 4096: 2.40 -> 10.06) and the angular anisotropy (+0.23 -> +0.72 dB, +0.21 -> +0.95 dB): the
-   network puts about one stipple per grid cell, and Lloyd steps pull such a set towards the square lattice
-   of the cells. A step costs 0.11-0.33 s (0.25-1.4 s for the earlier 2 raster steps), more than the network
-   itself, so with it the network is no longer 100x faster than WVS. It is therefore not the default.
+12. Optional relaxation: ``predict_stipples(relax=k)`` (test.py ``--relax k``) runs k weighted Lloyd steps on
+   the predicted points (``stipple.stipplers.lloyd_relax``: the exact cells of the WVS below); the bench times
+   one step separately. Measured with the 2025 network (flat 50 % gray 512 px; fruits / camera / home at
+   1024 and 4096 points; load 7-12): one step lifts the nearest-neighbour mean/std on flat gray from 3.37 to
+   7.22 (two steps 9.48, WVS 20.3) and the peer tone PSNR (equal discs: where the points are) by 0.5-3.1 dB
+   (fruits 4096: 16.89 -> 19.81), but it RAISES the lattice peak at |k| = sqrt(N) (1024: 1.73 -> 5.42, 4096:
+   2.40 -> 10.06) and the angular anisotropy (+0.23 -> +0.72 dB, +0.21 -> +0.95 dB): the network puts about
+   one stipple per grid cell, and Lloyd steps pull such a set towards the square lattice of the cells. A step
+   costs 0.11-0.33 s (0.25-1.4 s for the earlier 2 raster steps), more than the network itself, so with it the
+   network is no longer 100x faster than WVS. It is therefore not the default. With the shipped network
+   (bench, 18 cells) one step changes the tone PSNR by -0.19 to +0.76 dB at 0.02-0.35 s.
 13. Training data: crops of the bundled photos and of Debian opencv-doc's photos (fruits, home, messi5 and
    the scikit-image benchmark photos held out; near-duplicate calibration boards dropped), plus synthetic
    tone images, with the 8 symmetries of the square applied to image and points together.
@@ -101,6 +110,50 @@ Departures from the release and the papers, and why
    22 / 41 / 106 ms CPU at 1024 / 4096 / 16384 points, 2-3x the network. It raises the tone metric
    directly (it calibrates to that blur; on WVS's own stipples it gives +0.48 dB, fruits 4096), and it
    leaves the peer tone PSNR (equal discs) unchanged. Not the default, since it costs the speed target.
+15. The shipped network (issue 13, third pass): several stipples per cell, blue-noise slots, repulsion.
+   Why the 2025 network clumped (flat 50 % gray, 512 px, 2000 points, nearest-neighbour distance mean/std;
+   runs/s13/diag.py): 3.37 trained, 3.62 with the same design untrained (heads at zero: the priors alone),
+   2.94 for one uniform point per cell, WVS 20.32, uniform random 1.91. So the prior made the clumps, not the
+   training (which moved the slots 0.21 cells on average and lowered it a little): at one stipple per cell, an
+   independent random shift per cell puts two stipples of neighbouring cells arbitrarily close (a jittered
+   grid). The same R2 pattern at 4 stipples per cell gives 6.0-7.3 (well spaced inside a cell).
+   What a cheaper network costs (CPU ms, 1 thread, a 480 x 512 image, 1024 / 4096 / 16384 points, min of 5,
+   load 2.8, runs/s13/cost.py; the count diffusion and the resize included): 2025 network (4-px cells, 64
+   channels, 5 blocks, K = 6) 8.8 / 27.5 / 104.5; 8-px cells, 64 channels, 3 blocks, K = 16: 4.6 / 10.1 /
+   31.5; the same with 4 blocks 4.4 / 11.0 / 33.5 (shipped); 48 channels, 3 blocks: 3.8 / 8.5 / 25.9; 4-px
+   cells at 2 stipples per cell, 3 blocks, K = 12: 4.9 / 11.7 / 44.5. The decoder's cost is per cell, so 4
+   stipples per 8-px cell (a third stride-2 convolution) cut it by 4.
+   The design: 8-px cells with 4 stipples each on average (K = 16 slots, reach 1.0 cell), 4 decoder blocks,
+   and a slot prior that is blue noise ACROSS cells: ``stipple.model.blue_noise_slots`` builds, once, a 64 x
+   64-cell torus by stratified best-candidate sampling (Mitchell 1991), one slot per cell per round and 32
+   candidates each; slot k of a cell is round k, so the slots the cells emit (the first n of each) are a
+   prefix of the rounds, and every prefix is well spaced: NN mean/std 8.3 / 8.1 / 8.0 / 8.0 for the first 1 /
+   2 / 4 / 8 rounds (relaxing each round against the earlier ones gave 7.5-13.6 after 100 s of generation and
+   0.1-0.35 dB of tone: not taken). The pattern is a buffer of the checkpoint; a grid takes a window of it at
+   a shift drawn from ``seed`` (``predict_stipples(seed=)``, test.py ``--seed``), a random one per training
+   batch. Untrained, this network gives 7.80 on flat gray. The network never sees where its slots lie in the
+   window, so its offsets can only follow the image (edges), not repair the pattern; the repulsion term L_rep
+   keeps Chamfer from pulling two slots onto one reference stipple.
+   Training: the tone weight 40 and the radius weight 0.1 (held-out tone at steps 50 / 100 / 150: 16.54 /
+   16.52 / 16.41 dB with 10 / 1, 17.10 / 17.14 / 17.04 dB with 40 / 0.1); the pairs regenerated with today's
+   WVS (exact cells, Hilbert initial sites, 50 iterations); keep-best by the held-out tone averaged over
+   render scales 1, 2 and 4 (the bench renders 1024 / 4096 / 16384 stipples of a 512-px photo at 4 / 2 / 1
+   times the network's input; the 2025 network's held-out gap to the WVS targets grows from 0.26 dB at scale 1
+   to 0.58 / 0.65 dB at scales 2 / 4: dots about a pixel wide carry the anti-aliased rim's extra ink, and the
+   photos' gaps grow the same way, fruits.jpg at 1024 points 0.85 / 1.14 / 1.21 dB (step-350 snapshot)
+   rendered at 128 / 256 / 512 px). Training the tone loss itself at scales 1, 2 and 4 (``--tone_scales``) was
+   tried for 230 steps from step 471 and lowered that held-out figure (17.62 -> 17.02 dB), so the shipped
+   network trains it at scale 1. Held-out tone at scales 1 / 2 / 4: 17.55 / 18.25 / 18.18 dB (2025 network
+   17.32 / 17.87 / 17.78, the WVS targets 17.59 / 18.45 / 18.43).
+   Measured (scripts/bench_stipple.py, README table; WVS and network side by side, load 2.3-3.0): CPU time
+   x152 to x260 faster than WVS on all 18 cells (wall x114 to x287; the 2025 network x66 to x104); tone gap to
+   WVS -0.67 to 1.72 dB (mean 0.37; 2025: 0.18 to 2.75, mean 0.93), within 1 dB on 15 of 18 cells, fruits.jpg
+   1.12 / 1.33 / 1.72 dB (2025: 1.82 / 2.75 / 2.52); with ``--calibrate 2`` -1.00 to 0.30 dB on all 18 (at x30
+   to x68); flat gray NN mean/std 7.08 (2025: 3.37, WVS 20.32); spectrum peak at sqrt(N) 1.31 / 1.41 and
+   anisotropy -4.47 / -3.73 dB at N = 1024 / 4096 (WVS 7.16 / 10.41 and -0.55 / -1.40; 2025: 1.73 / 2.40 and
+   +0.23 / +0.21). Tried and not taken (fruits / camera / home, 1024-16384 points): 1-3 cheap
+   k-nearest-neighbour spreading steps after the network (NN 8.9-10.3 on flat gray, tone -0.3 to +0.4 dB,
+   1.5-62 ms); radii scaled by the local k-NN area (-0.2 to +0.4 dB, 2-34 ms).
 
 Classical stipplers: what cost the 2.7 dB against the published WVS, and what changed (issue 13)
 ------------------------------------------------------------------------------------------------
