@@ -108,10 +108,21 @@ Departures from the paper / the original release, and why:
   from the previous actor's weights, 57 episodes of 40 updates in 40 min, keep-best episode 54. Held-out
   validation (``compositor.validation``: 16 crops of 64 px of the VAL_OPENCV photos, 200 strokes each
   painted by ``compositor.paint``), MSE / PSNR: imitation actor 0.00778 / 21.68 dB, previous actor
-  0.01055 / 20.60, raster grid (mode 3) 0.00992 / 20.69, look-ahead picker 0.00759 / 21.76. The actor
-  beats the grid at this budget and stays below the look-ahead. With the release's region schedule at
+  0.01055 / 20.60, raster grid (mode 3) 0.00992 / 20.69, look-ahead picker 0.00759 / 21.76,
+  multi-scale picker (mode 1's default) 0.00734 / 21.93. The actor beats the grid at this budget and
+  stays below both look-ahead pickers. With the release's region schedule at
   1000 strokes (butterfly at 256 px, 40 regions of 5 sub-regions each): imitation actor 17.98 dB,
   previous actor 15.17, grid 18.47.
+- Issue 10, DDPG from that imitation actor (third session; not shipped): the paper's phasic reward
+  (Eq. 1-2, ``--reward paper``), 160 critic-only updates first (``--critic_warmup``), then 1280 updates
+  of critic and actor (actor loss ``-lambda Q`` plus the imitation term towards the look-ahead teacher,
+  teacher acting on 10 % of the steps, noise 0.1, Adam 1e-4 / 3e-4, tau 0.01, batch 32), 36 episodes
+  in 59.5 min at 1 thread. The critic's loss fell (0.39 -> 0.0003), but no DDPG-updated actor beat
+  the imitation actor on the held-out validation: 0.00784 at best (episode 10), 0.00797-0.00834
+  afterwards, 0.00813 / 21.43 dB at the end, against 0.00778 / 21.68 dB; the keep-best snapshot
+  stayed the unchanged imitation actor, and imitation ships. With d = ||I - C|| / ||I|| of 0.1-0.3 on
+  these crops, d > 0.005 at every step, so the phasic beta is 1 and the paper's reward equals R_ori
+  here (its amplification needs a canvas within 0.5 % of the target).
 - Training runs on ``common.training.TrainLoop`` (keep-best by the held-out ``val_mse_actor``: 16 crops
   of ``painter.data.VAL_OPENCV``, each painted with 200 strokes through ``compositor.paint``, the code
   path of ``--policy actor``; the log prints the grid's and the look-ahead's figures on the same
