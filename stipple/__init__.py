@@ -97,19 +97,25 @@ Departures from the release and the papers, and why
 13. Training data: crops of the bundled photos and of Debian opencv-doc's photos (fruits, home, messi5 and
    the scikit-image benchmark photos held out; near-duplicate calibration boards dropped), plus synthetic
    tone images, with the 8 symmetries of the square applied to image and points together.
-14. Tone calibration (ours, optional): ``predict_stipples(calibrate=k)`` (test.py ``--calibrate k``,
-   ``stipple.inference.calibrate_tone``) renders the stipples at half size, blurs render and input by the
-   dot spacing (the tone metric's scale) and multiplies each radius by sqrt(wanted ink / present ink) at its
+14. Tone calibration (ours, on by default since issue 13's third pass): ``predict_stipples(calibrate=k)``
+   (test.py ``--calibrate k``, default 1; 0 = the raw network; ``stipple.inference.calibrate_tone``) renders
+   the stipples small (4 px per dot spacing, scale 0.25-0.5 of the image), blurs render and input by the dot
+   spacing (the tone metric's scale) and multiplies each radius by sqrt(wanted ink / present ink) at its
    centre (per step within [0.6, 1.6]), k times; positions are kept. Why: the network's render is too light
-   on dark photos, its clumped stipples overlapping (fruits.jpg, 4096 points: blurred render mean 0.383
-   against the input's 0.348; WVS 0.352; bias +0.02..+0.11 in every gray bin below 0.5; its tone error is
-   mostly at coarse scales: 26.7 / 27.5 dB at 2x / 4x the blur, WVS 36.5 / 37.8). Measured on the bench's 18
-   cells (README): the tone gap to WVS goes from 0.18..2.75 dB to -0.51..0.52 dB with k = 2 (k = 1:
-   fruits 1024 / 4096 / 16384 at 22.11 / 23.55 / 24.59 dB, gaps 0.58 / 1.09 / 1.06; a quarter-size render
-   or a blur of 2x the spacing were 0.3-0.8 dB worse). The render dominates its time (85 %): 2 steps cost
-   22 / 41 / 106 ms CPU at 1024 / 4096 / 16384 points, 2-3x the network. It raises the tone metric
-   directly (it calibrates to that blur; on WVS's own stipples it gives +0.48 dB, fruits 4096), and it
-   leaves the peer tone PSNR (equal discs) unchanged. Not the default, since it costs the speed target.
+   on dark photos where its stipples overlap (2025 network, fruits.jpg, 4096 points: blurred render mean
+   0.383 against the input's 0.348; WVS 0.352; its tone error mostly at coarse scales: 26.7 / 27.5 dB at 2x
+   / 4x the blur, WVS 36.5 / 37.8); the shipped network still misses fruits.jpg by 1.12 / 1.33 / 1.72 dB
+   raw. Cost: the first version (half-size render through the ordered compositor, two steps) took 2-3x the
+   network and cost the 100x target (x30-x68). Now the render is the order-free transmittance of
+   ``common.renderers.dots.dots_transmittance`` (black dots: no depth layers; render of 4096 stipples at
+   256 px 7.9 -> 6.4 ms, 16384 calibrations 52 -> 19 ms), the blurs run with OpenCV after an area
+   reduction to sigma ~ 2 px (equal to the torch blur within 3e-7), and one step is the default: 1.7-2.3 /
+   5-6.4 / 9.4-10.4 ms CPU at 1024 / 4096 / 16384 points (scale 0.25 / 0.5 / 0.5). Measured
+   (``scripts/bench_stipple.py``, 18 cells, side by side, load 2.5-3.0): with one step the gap to WVS is
+   -1.00 to 0.29 dB on all 18 cells (fruits 0.29 / 0.29 / 0.09; raw -0.67 to 1.72) and the network with it
+   is x102 to x188 faster than WVS in CPU time (raw x148 to x256; messi5 and home at 1024 points x102 /
+   x109 are the tight cells). It raises the tone metric directly (it calibrates to that blur; on WVS's own
+   stipples two steps gave +0.48 dB, fruits 4096), and it leaves the peer tone PSNR (equal discs) unchanged.
 15. The shipped network (issue 13, third pass): several stipples per cell, blue-noise slots, repulsion.
    Why the 2025 network clumped (flat 50 % gray, 512 px, 2000 points, nearest-neighbour distance mean/std;
    runs/s13/diag.py): 3.37 trained, 3.62 with the same design untrained (heads at zero: the priors alone),
@@ -148,10 +154,11 @@ Departures from the release and the papers, and why
    Measured (scripts/bench_stipple.py, README table; WVS and network side by side, load 2.3-3.0): CPU time
    x152 to x260 faster than WVS on all 18 cells (wall x114 to x287; the 2025 network x66 to x104); tone gap to
    WVS -0.67 to 1.72 dB (mean 0.37; 2025: 0.18 to 2.75, mean 0.93), within 1 dB on 15 of 18 cells, fruits.jpg
-   1.12 / 1.33 / 1.72 dB (2025: 1.82 / 2.75 / 2.52); with ``--calibrate 2`` -1.00 to 0.30 dB on all 18 (at x30
-   to x68); flat gray NN mean/std 7.08 (2025: 3.37, WVS 20.32); spectrum peak at sqrt(N) 1.31 / 1.41 and
-   anisotropy -4.47 / -3.73 dB at N = 1024 / 4096 (WVS 7.16 / 10.41 and -0.55 / -1.40; 2025: 1.73 / 2.40 and
-   +0.23 / +0.21). Tried and not taken (fruits / camera / home, 1024-16384 points): 1-3 cheap
+   1.12 / 1.33 / 1.72 dB (2025: 1.82 / 2.75 / 2.52); with ``--calibrate 2`` (the old calibration) -1.00 to
+   0.30 dB on all 18 at x30 to x68; with the default single step on the fast path (departure 14) -1.00 to
+   0.29 dB at x102 to x188; flat gray NN mean/std 7.08 (2025: 3.37, WVS 20.32); spectrum peak at sqrt(N)
+   1.31 / 1.41 and anisotropy -4.47 / -3.73 dB at N = 1024 / 4096 (WVS 7.16 / 10.41 and -0.55 / -1.40;
+   2025: 1.73 / 2.40 and +0.23 / +0.21). Tried and not taken (fruits / camera / home, 1024-16384 points): 1-3 cheap
    k-nearest-neighbour spreading steps after the network (NN 8.9-10.3 on flat gray, tone -0.3 to +0.4 dB,
    1.5-62 ms); radii scaled by the local k-NN area (-0.2 to +0.4 dB, 2-34 ms).
 

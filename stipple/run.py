@@ -51,7 +51,7 @@ class StippleConfig:
     radius: str = "net"
     relax: int = 0
     progress: bool = True
-    calibrate: int = 0
+    calibrate: int = 1
 
 
 def stipple_one(
@@ -65,7 +65,7 @@ def stipple_one(
     radius: str = "net",
     relax: int = 0,
     progress=None,
-    calibrate: int = 0,
+    calibrate: int = 1,
 ):
     """Run one method on ``image`` (1, 3, H, W) in [0, 1]; ``model`` is the network for ``"net"`` (else
     unused), ``gen`` a CPU ``torch.Generator`` (the network takes its initial seed: the window of its

@@ -9,8 +9,9 @@ side --render_side px), stipple.svg (one <circle> per stipple, --size_mm wide, f
 points.csv (one row per stipple), strokes.json (format ``dots``) and metrics.json (count, seconds, tone
 PSNR/SSIM of the blurred render against the grayscale input). The network takes 256..16384 points (any
 count); --radius tone uses tone-matched radii, --relax N adds N Lloyd steps, --calibrate N as many
-tone-calibration steps on the radii. A folder run stipples every readable image, reports each bad one in
-one line, ends with "painted N, failed M" and exits 1 if any failed.
+tone-calibration steps on the radii (default 1; 0 = the raw network). A folder run stipples every
+readable image, reports each bad one in one line, ends with "painted N, failed M" and exits 1 if any
+failed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--relax", type=int, default=0, help="Lloyd steps on the network's points (net)")
     p.add_argument(
-        "--calibrate", type=int, default=0, help="tone-calibration steps on the network's radii (net)"
+        "--calibrate",
+        type=int,
+        default=1,
+        help="tone-calibration steps on the network's radii (net; 0 = raw network)",
     )
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     add_common_args(p, "results/stipple")

@@ -64,6 +64,27 @@ def test_chunked_equals_sequential_over(device, rng, chunk_size):
     assert torch.allclose(out, ref, atol=1e-10)
 
 
+@pytest.mark.parametrize("max_entries", [50, 2_000_000])
+def test_one_colour_order_free_path_equals_sequential_over(device, rng, max_entries):
+    """Without gradients, one colour per image (black stipples) takes the transmittance path; it must
+    equal sequential "over" of dots_alpha, with dots overlapping and crossing the border, chunked or not."""
+    centers, radii, _ = _random_dots(2, 40, device, torch.float64, gen=rng)
+    centers = centers * 1.2 - 0.1  # some dots partly off the canvas
+    colors = torch.tensor([[0.0, 0.0, 0.0], [0.2, 0.5, 0.9]], dtype=torch.float64)[:, None].expand(2, 40, 3)
+    colors = colors.to(device)
+    opacity = torch.rand(2, 40, generator=rng).to(device, torch.float64)
+    canvas = torch.rand(2, 3, 30, 36, generator=rng).to(device, torch.float64)
+    for op in (None, opacity):
+        ref = composite_sequential(canvas, colors, dots_alpha(centers, radii, 30, 36, op))
+        with torch.no_grad():
+            out = render_dots(centers, radii, colors, canvas, opacity=op, max_entries=max_entries)
+        assert torch.allclose(out, ref, atol=1e-6)
+    # the same call with gradients goes through the ordered path and agrees too
+    r = radii.clone().requires_grad_(True)
+    out_grad = render_dots(centers, r, colors, canvas, opacity=opacity)
+    assert out_grad.requires_grad and torch.allclose(out_grad.detach(), ref, atol=1e-6)
+
+
 def test_off_canvas_and_tiny_dots(device):
     """A dot far off-canvas draws nothing; one just past the edge draws only its rim; a 0.1 px dot draws
     about pi * 0.1^2 of ink (scaled half-pixel dot) instead of a saturated pixel."""
