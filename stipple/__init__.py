@@ -158,9 +158,9 @@ Departures from the release and the papers, and why
    0.30 dB on all 18 at x30 to x68; with the default single step on the fast path (departure 14) -1.00 to
    0.29 dB at x102 to x188; flat gray NN mean/std 7.08 (2025: 3.37, WVS 20.32); spectrum peak at sqrt(N)
    1.31 / 1.41 and anisotropy -4.47 / -3.73 dB at N = 1024 / 4096 (WVS 7.16 / 10.41 and -0.55 / -1.40;
-   2025: 1.73 / 2.40 and +0.23 / +0.21). Tried and not taken (fruits / camera / home, 1024-16384 points): 1-3 cheap
-   k-nearest-neighbour spreading steps after the network (NN 8.9-10.3 on flat gray, tone -0.3 to +0.4 dB,
-   1.5-62 ms); radii scaled by the local k-NN area (-0.2 to +0.4 dB, 2-34 ms).
+   2025: 1.73 / 2.40 and +0.23 / +0.21). Tried and not taken (fruits / camera / home, 1024-16384 points):
+   1-3 cheap k-nearest-neighbour spreading steps after the network (NN 8.9-10.3 on flat gray, tone -0.3 to
+   +0.4 dB, 1.5-62 ms); radii scaled by the local k-NN area (-0.2 to +0.4 dB, 2-34 ms).
 
 Classical stipplers: what cost the 2.7 dB against the published WVS, and what changed (issue 13)
 ------------------------------------------------------------------------------------------------
