@@ -122,7 +122,15 @@ Departures from the paper / the original release, and why:
   afterwards, 0.00813 / 21.43 dB at the end, against 0.00778 / 21.68 dB; the keep-best snapshot
   stayed the unchanged imitation actor, and imitation ships. With d = ||I - C|| / ||I|| of 0.1-0.3 on
   these crops, d > 0.005 at every step, so the phasic beta is 1 and the paper's reward equals R_ori
-  here (its amplification needs a canvas within 0.5 % of the target).
+  here (its amplification needs a canvas within 0.5 % of the target). Other held-out figures
+  (``python -m compositor.validation``, PSNR dB): the five VAL_OPENCV photos at 256 px, 1000 strokes
+  (actors with the release's schedule of 40 regions x 5 sub-regions): previous actor 17.91,
+  imitation 20.13, DDPG's last 20.21, grid 21.04, look-ahead 21.31, multi-scale 21.66; the crops on
+  test.py's toned ground (``--ground mean``, 200 strokes): previous 20.66, imitation 21.23, DDPG's
+  last 21.41, grid 20.57, look-ahead 21.59, multi-scale 21.97. DDPG's last actor is ahead of
+  imitation there by 0.08 and 0.18 dB, behind on the keep-best figure by 0.25 dB (the rule chosen
+  before the run); at 1000 strokes no learned actor reaches the grid, and none reaches the look-ahead
+  or multi-scale picker on any of the three figures.
 - Training runs on ``common.training.TrainLoop`` (keep-best by the held-out ``val_mse_actor``: 16 crops
   of ``painter.data.VAL_OPENCV``, each painted with 200 strokes through ``compositor.paint``, the code
   path of ``--policy actor``; the log prints the grid's and the look-ahead's figures on the same
