@@ -12,7 +12,7 @@ with ``--photos SIDE``, the five whole photos at that long side. Rows: each ``--
 (``--policy actor``, the paper's compositor with the release's region schedule), mode 3's raster grid,
 mode 1's look-ahead picker (``--policy lookahead``) and its multi-scale picker (``--policy
 multiscale``, mode 1's default). On the paper's black canvas (the training environment's), or with
-``--ground mean`` on the toned ground that ``compositor/test.py`` paints on. The table is printed and
+``--ground mean`` on the toned ground of ``compositor/test.py --ground mean``. The table is printed and
 written to ``--output_dir/validation.json``.
 
 Shape letters: V validation images, H, W their size.
