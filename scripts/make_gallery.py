@@ -294,13 +294,13 @@ def entry_cnp(work: Path, out: Path) -> Caption:
     save_jpeg(_find(d, "painting.png"), out / "cnp_coffee.jpg")
     save_gif(_find(d, "process.gif", "process.mp4"), out / "cnp_coffee_process.gif")
     return Caption(
-        "Compositional Neural Painter: coffee, 1000 oil strokes, mode 1 (coarse-to-fine look-ahead regions)",
+        "Compositional Neural Painter: coffee, 1000 oil strokes, mode 1 (multi-scale look-ahead regions)",
         [r],
         f"{m['strokes']} oil strokes in {m.get('regions')} regions",
         {
             "photo_coffee.jpg": "the input photo (scikit-image `coffee`)",
             "cnp_coffee.jpg": f"the painting, PSNR {m.get('psnr', float('nan')):.1f} dB",
-            "cnp_coffee_process.gif": "the painting process, 5 strokes per painter call, coarse to fine",
+            "cnp_coffee_process.gif": "the painting process, 5 strokes per call, regions in picking order",
         },
         checkpoints=[_sha("cnp_painter.pt"), _sha("cnp_compositor.pt")],
     )
@@ -418,7 +418,7 @@ FIGURES = {
             "cnp_counts.png": ("fig_cnp_counts.jpg", "200 / 500 / 1000 / 5000 strokes"),
             "cnp_boundary.png": (
                 "fig_cnp_boundary.jpg",
-                "uniform grid (mode 3) vs mode 1's look-ahead regions",
+                "uniform grid (mode 3) vs mode 1's multi-scale look-ahead regions",
             ),
         },
         ["cnp_painter.pt", "cnp_compositor.pt"],
