@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-PATCH = 128
+from painter.config import PATCH  # the painter's patch side: the compositor crops its regions to it
 
 
 @dataclass

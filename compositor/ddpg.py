@@ -128,15 +128,8 @@ class DDPG:
 
     def update(self, batch) -> dict:
         """One critic and one actor step on a replay batch (see the module docstring); returns losses."""
-        t, c, a, r, n, d, stored = batch
-        with torch.no_grad():
-            q_next = self.critic_target(t, n, self.actor_target(t, n))
-            y = r + self.gamma * (1 - d) * q_next
-        q = self.critic(t, c, a)
-        loss_q = F.mse_loss(q, y)
-        self.opt_critic.zero_grad(set_to_none=True)
-        loss_q.backward()
-        self.opt_critic.step()
+        t, c, _, _, _, _, stored = batch
+        loss_q, _ = self._critic_step(batch)
 
         self.actor.train()
         mu = self.actor.soft_action(t, c)
@@ -148,17 +141,12 @@ class DDPG:
         loss_mu.backward()
         self.opt_actor.step()
         self.critic.zero_grad(set_to_none=True)  # the actor step also filled the critic's grads
-        with torch.no_grad():
-            for net, tgt in ((self.actor, self.actor_target), (self.critic, self.critic_target)):
-                for p, pt in zip(net.parameters(), tgt.parameters(), strict=True):
-                    pt.mul_(1 - self.tau).add_(self.tau * p)
-                for b, bt in zip(net.buffers(), tgt.buffers(), strict=True):
-                    bt.copy_(b)
+        self._soft_update((self.actor, self.actor_target), (self.critic, self.critic_target))
         return {"critic": loss_q.item(), "q": q_mu.mean().item(), "bc": loss_bc.item()}
 
-    def update_critic(self, batch) -> dict:
-        """Critic-only step (the critic's warm-up before the actor follows it; actor untouched):
-        ``L_Q = (Q(s, a) - y)^2`` with the target networks, then the critic's soft target update."""
+    def _critic_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One Adam step on ``L_Q = (Q(s, a) - y)^2``, ``y = r + gamma (1 - d) Q'(s', mu'(s'))`` with the
+        target networks; returns the loss (scalar) and Q(s, a) before the step, (B,)."""
         t, c, a, r, n, d, _ = batch
         with torch.no_grad():
             q_next = self.critic_target(t, n, self.actor_target(t, n))
@@ -168,9 +156,23 @@ class DDPG:
         self.opt_critic.zero_grad(set_to_none=True)
         loss_q.backward()
         self.opt_critic.step()
-        with torch.no_grad():
-            for p, pt in zip(self.critic.parameters(), self.critic_target.parameters(), strict=True):
+        return loss_q, q.detach()
+
+    @torch.no_grad()
+    def _soft_update(self, *pairs) -> None:
+        """Polyak update ``theta' <- (1 - tau) theta' + tau theta`` of each (network, target) pair;
+        buffers (normalisation statistics) are copied."""
+        for net, tgt in pairs:
+            for p, pt in zip(net.parameters(), tgt.parameters(), strict=True):
                 pt.mul_(1 - self.tau).add_(self.tau * p)
+            for b, bt in zip(net.buffers(), tgt.buffers(), strict=True):
+                bt.copy_(b)
+
+    def update_critic(self, batch) -> dict:
+        """Critic-only step (the critic's warm-up before the actor follows it; actor untouched):
+        :meth:`_critic_step`, then the critic's soft target update."""
+        loss_q, q = self._critic_step(batch)
+        self._soft_update((self.critic, self.critic_target))
         return {"critic": loss_q.item(), "q": q.mean().item(), "bc": 0.0}
 
     def update_bc(self, batch) -> dict:
