@@ -41,7 +41,11 @@ def val_crops(size: int, count: int = VAL_CROPS, seed: int = VAL_CROP_SEED):
 
 def val_photos(side: int) -> list:
     """The five whole :data:`painter.data.VAL_OPENCV` photos, each (1, 3, H, W) float in [0, 1] with the
-    long side ``side`` pixels (aspect ratio kept)."""
+    long side ``side`` pixels (aspect ratio kept).
+
+    Raises:
+        whatever :func:`painter.data.load_opencv_photos` raises when the opencv-doc photos cannot be had.
+    """
     import torch.nn.functional as F
 
     from painter.data import VAL_OPENCV, load_opencv_photos

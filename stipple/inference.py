@@ -81,9 +81,11 @@ def calibrate_tone(
 ) -> Stipples:
     """Scale each stipple's radius so that the blurred ink of the render matches the image's darkness locally.
 
-    Each step renders the stipples (black on white, :func:`stipple.evaluate.render_stipples`) at ``scale``
-    times the image's size, blurs render and grayscale input with a Gaussian of sigma = the mean dot spacing
-    sqrt(h w / N) at that size (the scale of :func:`stipple.evaluate.tone_metrics`), and multiplies every
+    Each step renders the stipples (black on white: their transmittance,
+    :func:`common.renderers.dots.dots_transmittance`) at ``scale`` times the image's size, blurs render and
+    grayscale input with a Gaussian of sigma = the mean dot spacing sqrt(h w / N) at that size (the scale of
+    :func:`stipple.evaluate.tone_metrics`; both fields area-reduced first so that sigma is ~2 px), and
+    multiplies every
     radius by sqrt(wanted ink / ink there) read bilinearly at its centre (ink = 1 - value), clamped to
     [lo, hi] per step. Positions and colours are kept. Not in the paper: the network's render is too light
     where dots overlap (fruits.jpg, 4096 points: blurred render mean 0.383 against the input's 0.348);

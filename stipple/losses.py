@@ -190,6 +190,9 @@ def tone_loss(points: torch.Tensor, radii: torch.Tensor, image: torch.Tensor, sc
         image: (B, 3, H, W) in [0, 1].
         scale: render at ``scale`` times the image's size (the image bilinearly upsampled): the bench
             renders 1024 / 4096 stipples of a 512-px photo at 4 / 2 times the network's input size.
+
+    Returns:
+        scalar float tensor, squared [0, 1] units (differentiable in points and radii).
     """
     from stipple.evaluate import gaussian_blur
 
